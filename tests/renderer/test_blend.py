@@ -1,0 +1,39 @@
+import numpy as np
+
+from renderer import blend, keep_map, make_mask
+from renderer.blend import channel_keep
+from renderer.images import resize, to_gray
+from renderer.params import RenderParams
+
+
+def _inputs(photos):
+    photo = resize(photos["chelsea"], 128)
+    guide = resize(photos["coffee"], 128)
+    params = RenderParams()
+    keep = keep_map(make_mask(to_gray(photo), params), params)
+    return photo, guide, keep, params
+
+
+def test_blend_takes_photo_where_kept_and_guide_elsewhere(photos):
+    photo, guide, keep, params = _inputs(photos)
+    assert 0.05 < keep.mean() < 0.95
+    out = blend(photo, guide, keep, params)
+    np.testing.assert_array_equal(out[keep], photo[keep])
+    np.testing.assert_array_equal(out[~keep], guide[~keep])
+
+
+def test_no_guide_is_black(photos):
+    photo, _, keep, params = _inputs(photos)
+    out = blend(photo, None, keep, params)
+    assert (out[~keep] == 0).all()
+
+
+def test_rb_rate_dither_is_seeded_and_stepped_per_channel(photos):
+    photo, guide, keep, params = _inputs(photos)
+    p = params.replace(rb_rate=0.8, seed=3)
+    a, b = channel_keep(keep, p), channel_keep(keep, p)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, channel_keep(keep, p.replace(seed=4)))
+    rates = a[keep].mean(axis=0)
+    np.testing.assert_allclose(rates, [0.8, 0.7, 0.6], atol=0.02)
+    assert not a[~keep].any()
