@@ -1,4 +1,4 @@
-"""`prismarec`: render, inspect layers, and (with the database) learn which parameters work."""
+"""`prismarec`: render, index photos, tag renders, recommend parameters, evaluate the recommender."""
 
 from __future__ import annotations
 
@@ -9,14 +9,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from renderer import images
+from db import Database, renders_dir
+from db.models import Guide
+from db.store import tag as store_tag
+from indexer.catalog import Catalog, image_files
+from recommender import recommend as run_recommend
+from recommender import recommend_for_vector
 from renderer.backbones import BACKBONES, list_layers, load_backbone
-from renderer.pipeline import render as run_render
+from renderer.params import RenderParams
 
 from .common import build_params, err, fail, out, print_json, progress, setup_logging, user_errors
 
 app = typer.Typer(help="Prisma-like artworks from photos, with parameters learnt from curated renders.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+index_app = typer.Typer(help="Inspect or rebuild the FAISS index (a cache of the database).", no_args_is_help=True)
+app.add_typer(index_app, name="index")
 
 BackboneOpt = Annotated[str, typer.Option(help=f"auto (GoogLeNet if its weights are present), {', '.join(BACKBONES)}")]
 WeightsOpt = Annotated[Path | None, typer.Option(help="GoogLeNet weights file (torchvision state dict)")]
@@ -24,53 +31,218 @@ SetOpt = Annotated[list[str] | None,
                    typer.Option("--set", help="Override one parameter: key=value (None, true/false, numbers)")]
 ParamsOpt = Annotated[Path | None,
                       typer.Option("--params", help="JSON file of parameters (a render's --json output works too)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of prose")]
+
+_state: dict[str, str | None] = {"db": None}
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the library does")] = False) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the library does")] = False,
+    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $PRISMAREC_DB, else SQLite in "
+                                                "$PRISMAREC_HOME or the user data directory)")] = None,
+) -> None:
     setup_logging(verbose)
+    _state["db"] = db
+
+
+def open_catalog(backbone: str, weights: Path | None, quiet: bool = False) -> Catalog:
+    net = load_backbone(backbone, weights)
+    if not quiet:
+        err.print(f"backbone: {net.name} on {net.device}")
+    return Catalog(Database(_state["db"]), net)
+
+
+def default_output(photo: Path, folder: Path | None = None) -> Path:
+    return (folder or renders_dir()) / f"{photo.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}.png"
 
 
 @app.command()
 def render(
     photo: Annotated[Path, typer.Argument(help="The photo to turn into an artwork")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the PNG")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="PNG to write (default: data dir)")] = None,
     guide: Annotated[Path | None, typer.Option(help="Guide image whose pixels fill what the mask drops")] = None,
     sets: SetOpt = None,
     params_file: ParamsOpt = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of prose")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Render PHOTO with the book's pipeline; parameters and backbone go into the PNG's metadata.
+    """Render PHOTO with the book's pipeline and record it; the PNG carries its parameters and backbone.
 
     Example: prismarec render cat.jpg --guide stars.jpg --set layer=inception_4c/output --set rb_rate=0.85 -o out.png
     """
     with user_errors():
-        if output.suffix.lower() != ".png":
+        if output is not None and output.suffix.lower() != ".png":
             raise ValueError(f"output must be a .png file, got {output}")
         params = build_params(params_file, sets)
-        photo_img = images.load_image(photo)
-        guide_img = images.load_image(guide) if guide else None
-        net = load_backbone(backbone, weights) if params.layer is not None else None
-        if params.guide_dream and guide_img is None:
-            raise ValueError("guide_dream=true needs --guide")
+        catalog = open_catalog(backbone, weights, quiet=as_json)
+        if params.layer is not None:
+            catalog.net.resolve(params.layer)
         started = time.perf_counter()
-        with progress(params.iter_n * params.octave_n, "dreaming", enabled=not as_json and net is not None) as advance:
-            result = run_render(photo_img, params, net, guide=guide_img, on_step=advance)
-        images.save_png(result.image, output, {"prismarec:params": params.to_json(),
-                                               "prismarec:backbone": result.backbone or "none"})
+        registered = catalog.register(photo)
+        guide_entry = catalog.register_guide(guide) if guide else None
+        if params.guide_dream and guide_entry is None:
+            raise ValueError("guide_dream=true needs --guide")
+        output = output or default_output(photo)
+        with progress(params.iter_n * params.octave_n, "dreaming", enabled=not as_json and bool(params.layer)) as bar:
+            render_id, result = catalog.render(registered, params, output, guide=guide_entry, on_step=bar)
         total = time.perf_counter() - started
-    summary = {"output": str(output), "photo": str(photo), "guide": str(guide) if guide else None,
-               "backbone": result.backbone, "device": str(net.device) if net else None,
-               "params": params.to_dict(), "timings": result.timings, "seconds": total}
+    summary = {"render_id": render_id, "output": str(output), "photo": str(photo), "photo_id": registered.id,
+               "guide": str(guide) if guide else None, "backbone": result.backbone,
+               "device": str(catalog.net.device), "params": params.to_dict(), "timings": result.timings,
+               "seconds": total}
     if as_json:
         print_json(summary)
         return
-    if net is not None:
-        err.print(f"backbone: {net.name} on {net.device}")
     stages = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.timings.items())
-    out.print(f"wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}) in {total:.2f} s: {stages}")
+    out.print(f"render {render_id}: wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}) "
+              f"in {total:.2f} s: {stages}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Photos or folders of photos")],
+    backbone: BackboneOpt = "auto",
+    weights: WeightsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register and embed photos; the same bytes are skipped, unreadable files reported."""
+    with user_errors():
+        catalog = open_catalog(backbone, weights, quiet=as_json)
+        files = list(image_files(paths))
+        with progress(len(files), "ingesting", enabled=not as_json) as bar:
+            report = catalog.ingest(files, on_file=bar)
+    if as_json:
+        print_json({"added": report.added, "skipped": report.skipped,
+                    "failed": [{"path": p, "error": e} for p, e in report.failed]})
+    else:
+        out.print(f"added {len(report.added)}, skipped {len(report.skipped)} already known, "
+                  f"failed {len(report.failed)}")
+        for path, why in report.failed:
+            err.print(f"[red]failed:[/] {why}" if path in why else f"[red]failed:[/] {path}: {why}", highlight=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def tag(
+    render_id: Annotated[int, typer.Argument(help="Render id (printed by render, shown in --json)")],
+    curator: Annotated[str, typer.Option(help="Who gives the verdict")],
+    good: Annotated[bool, typer.Option("--good", help="Mark the render good")] = False,
+    bad: Annotated[bool, typer.Option("--bad", help="Mark the render bad")] = False,
+    score: Annotated[int | None, typer.Option(min=1, max=5, help="1-5")] = None,
+    note: Annotated[str | None, typer.Option(help="Free text")] = None,
+) -> None:
+    """Give a verdict on a render; a curator's new verdict replaces their earlier one (history kept)."""
+    if good == bad:
+        fail("give exactly one of --good or --bad")
+    with user_errors(), Database(_state["db"]).session() as s:
+        v = store_tag(s, render_id, curator, "good" if good else "bad", score, note)
+        out.print(f"render {render_id}: {v.verdict}{'' if score is None else f' {score}/5'} by {curator}")
+
+
+@app.command()
+def recommend(
+    photo: Annotated[Path, typer.Argument(help="The photo to choose parameters for")],
+    k: Annotated[int, typer.Option(min=0, max=50, help="Alternatives to list")] = 5,
+    backbone: BackboneOpt = "auto",
+    weights: WeightsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Choose parameters for PHOTO from the good renders of its nearest curated neighbours."""
+    with user_errors():
+        rec = run_recommend(open_catalog(backbone, weights, quiet=as_json), str(photo), k)
+    if as_json:
+        print_json(rec.to_dict())
+        return
+    out.print(f"{'fallback' if rec.fallback else 'recommended'} (confidence {rec.confidence:.2f}): "
+              f"{changes(rec.params)}")
+    out.print(rec.explanation, highlight=False)
+    for i, alt in enumerate(rec.alternatives, 1):
+        out.print(f"  alternative {i}: {changes(alt)}")
+
+
+def changes(params: RenderParams) -> str:
+    """The fields that differ from the book's defaults, as key=value."""
+    default = RenderParams()
+    diff = [f"{k}={v}" for k, v in params.to_dict().items() if v != getattr(default, k)]
+    return ", ".join(diff) or "book defaults"
+
+
+@app.command("recommend-and-render")
+def recommend_and_render(
+    photos: Annotated[list[Path], typer.Argument(help="Photos or folders of photos")],
+    output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Folder for the renders")],
+    guide: Annotated[str | None, typer.Option(
+        help="Guide image for every photo, or 'auto' to take the deciding neighbours' guide")] = None,
+    backbone: BackboneOpt = "auto",
+    weights: WeightsOpt = None,
+    as_json: JsonOpt = False,
+    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (overrides the global --db)")] = None,
+) -> None:
+    """Recommend parameters for each photo and render it — auto-styling in one command.
+
+    Renders are recorded, so curators can tag them (`prismarec tag ID --good --curator NAME`).
+    A bad file is reported and skipped; the exit code is 1 if any photo failed.
+    """
+    _state["db"] = db or _state["db"]
+    with user_errors():
+        catalog = open_catalog(backbone, weights, quiet=as_json)
+        fixed_guide = catalog.register_guide(guide) if guide not in (None, "auto") else None
+        files = list(image_files(photos))
+        if not files:
+            raise ValueError("no photos found in the given paths")
+    results, failures = [], []
+    with progress(len(files), "rendering", enabled=not as_json) as bar:
+        for path in files:
+            try:
+                photo = catalog.register(path)
+                rec = recommend_for_vector(catalog, photo.embedding)
+                chosen = fixed_guide
+                if guide == "auto" and rec.guide_id is not None:
+                    with catalog.db.session() as s:
+                        chosen = catalog.register_guide(s.get(Guide, rec.guide_id).path)
+                target = output_dir / f"{path.stem}.png"
+                render_id, _ = catalog.render(photo, rec.params, target, guide=chosen)
+                results.append({"photo": str(path), "render_id": render_id, "output": str(target),
+                                "fallback": rec.fallback, "confidence": rec.confidence,
+                                "params": rec.params.to_dict(), "guide_id": chosen[0] if chosen else None})
+            except (ValueError, OSError) as exc:
+                failures.append({"photo": str(path), "error": str(exc)})
+            bar(1)
+    if as_json:
+        print_json({"renders": results, "failed": failures})
+    else:
+        for r in results:
+            how = "defaults (no curated neighbours)" if r["fallback"] else f"confidence {r['confidence']:.2f}"
+            out.print(f"render {r['render_id']}: {r['output']} ({how})")
+        for f in failures:
+            err.print(f"[red]failed:[/] {f['error']}", highlight=False)
+        out.print(f"{len(results)} rendered, {len(failures)} failed")
+    if failures:
+        raise typer.Exit(1)
+
+
+@index_app.command("rebuild")
+def index_rebuild(backbone: BackboneOpt = "auto", weights: WeightsOpt = None) -> None:
+    """Recreate the index file from the database."""
+    with user_errors():
+        catalog = open_catalog(backbone, weights)
+        catalog.index.rebuild()
+        out.print(f"rebuilt {catalog.index.path}: {len(catalog.index)} vectors")
+
+
+@index_app.command("stats")
+def index_stats(backbone: BackboneOpt = "auto", weights: WeightsOpt = None, as_json: JsonOpt = False) -> None:
+    """Size, kind (flat or HNSW), GPUs and recall@10 against exact search."""
+    with user_errors():
+        stats = open_catalog(backbone, weights, quiet=as_json).index.stats()
+    if as_json:
+        print_json(stats)
+    else:
+        for key, value in stats.items():
+            out.print(f"{key:>14}: {value}")
 
 
 @app.command()
@@ -86,3 +258,10 @@ def layers(backbone: Annotated[str, typer.Option(help=", ".join(BACKBONES))] = "
 
 def run() -> None:
     app()
+
+
+def run_recommend_and_render() -> None:
+    """The `recommend-and-render` console script."""
+    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    single.command()(recommend_and_render)
+    single(prog_name="recommend-and-render")

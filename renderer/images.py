@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 MAX_PIXELS = 80_000_000  # refuse decompression bombs well before they exhaust memory
 
@@ -21,9 +21,13 @@ class ImageError(ValueError):
     """An input file that is missing, not an image, truncated or too large."""
 
 
-def load_image(source: str | os.PathLike | bytes, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Read any image Pillow can decode as `(H, W, 3)` uint8 RGB, EXIF orientation applied."""
-    name = "<bytes>" if isinstance(source, bytes) else str(source)
+def load_image(source: str | os.PathLike | bytes, *, max_pixels: int = MAX_PIXELS, name: str | None = None
+               ) -> np.ndarray:
+    """Read any image Pillow can decode as `(H, W, 3)` uint8 RGB, EXIF orientation applied.
+
+    `source` is a path or the file's bytes; `name` labels errors about bytes.
+    """
+    name = name or ("<bytes>" if isinstance(source, bytes) else str(source))
     if not isinstance(source, bytes) and not Path(source).is_file():
         raise ImageError(f"{name}: no such file")
     try:
@@ -38,8 +42,21 @@ def load_image(source: str | os.PathLike | bytes, *, max_pixels: int = MAX_PIXEL
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{name}: image too large ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not a readable image (unknown format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: not a readable image ({exc})") from None
+
+
+def read_image_file(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> tuple[bytes, np.ndarray]:
+    """The file's bytes (for content hashing) and its decoded image, reading the file once."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
+    return data, load_image(data, max_pixels=max_pixels, name=str(path))
 
 
 def to_rgb_array(img: Image.Image) -> np.ndarray:

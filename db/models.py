@@ -1,0 +1,119 @@
+"""The database schema: photos and their embeddings, guides, renders with full parameters, verdicts.
+
+Types are portable (no SQLite- or PostgreSQL-only columns) so any SQLAlchemy URL works.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Photo(Base):
+    """An input photo; the same bytes (by SHA-256) are one photo wherever they live."""
+
+    __tablename__ = "photos"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    embeddings: Mapped[list[Embedding]] = relationship(back_populates="photo", cascade="all, delete-orphan")
+    renders: Mapped[list[Render]] = relationship(back_populates="photo", foreign_keys="Render.photo_id")
+
+
+class Embedding(Base):
+    """A photo's pooled, L2-normalised features in one backbone's space (never mixed across backbones)."""
+
+    __tablename__ = "embeddings"
+    __table_args__ = (UniqueConstraint("photo_id", "backbone"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    backbone: Mapped[str] = mapped_column(String(64), index=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    photo: Mapped[Photo] = relationship(back_populates="embeddings")
+
+
+class Guide(Base):
+    """A guide image (by content hash) whose pixels fill what the mask drops."""
+
+    __tablename__ = "guides"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Render(Base):
+    """One render: photo, guide, the full `RenderParams` as JSON, backbone, output and timings."""
+
+    __tablename__ = "renders"
+    __table_args__ = (Index("ix_renders_job", "photo_id", "guide_id", "params_hash"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    guide_id: Mapped[int | None] = mapped_column(ForeignKey("guides.id", ondelete="SET NULL"))
+    params: Mapped[str] = mapped_column(Text)
+    params_hash: Mapped[str] = mapped_column(String(64))
+    backbone: Mapped[str | None] = mapped_column(String(64))
+    output_path: Mapped[str] = mapped_column(Text)
+    timings: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    photo: Mapped[Photo] = relationship(back_populates="renders", foreign_keys=[photo_id])
+    guide: Mapped[Guide | None] = relationship()
+    verdicts: Mapped[list[Verdict]] = relationship(back_populates="render", cascade="all, delete-orphan")
+
+
+class Curator(Base):
+    __tablename__ = "curators"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Verdict(Base):
+    """A curator's judgement of a render. A later verdict by the same curator supersedes
+    the earlier one (`current` false) — history is kept."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (
+        CheckConstraint("verdict IN ('good', 'bad')", name="ck_verdict_kind"),
+        CheckConstraint("score IS NULL OR (score >= 1 AND score <= 5)", name="ck_verdict_score"),
+        Index("ix_verdicts_current", "render_id", "current"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    render_id: Mapped[int] = mapped_column(ForeignKey("renders.id", ondelete="CASCADE"))
+    curator_id: Mapped[int] = mapped_column(ForeignKey("curators.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(4))
+    score: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    render: Mapped[Render] = relationship(back_populates="verdicts")
+    curator: Mapped[Curator] = relationship()

@@ -1,0 +1,150 @@
+"""Database operations shared by the CLI, the recommender and the web page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from renderer.params import RenderParams
+
+from .models import Curator, Embedding, Guide, Photo, Render, Verdict
+
+VERDICTS = ("good", "bad")
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def params_hash(params: RenderParams) -> str:
+    return hashlib.sha256(params.to_json().encode()).hexdigest()
+
+
+def photo_by_hash(s: Session, sha256: str) -> Photo | None:
+    return s.scalar(select(Photo).where(Photo.sha256 == sha256))
+
+
+def add_photo(s: Session, sha256: str, path: str, width: int, height: int) -> tuple[Photo, bool]:
+    """The photo with these bytes, created if new; the flag says whether it was created."""
+    photo = photo_by_hash(s, sha256)
+    if photo is not None:
+        return photo, False
+    photo = Photo(sha256=sha256, path=path, width=width, height=height)
+    s.add(photo)
+    s.flush()
+    return photo, True
+
+
+def add_guide(s: Session, sha256: str, path: str, width: int, height: int) -> Guide:
+    guide = s.scalar(select(Guide).where(Guide.sha256 == sha256))
+    if guide is None:
+        guide = Guide(sha256=sha256, path=path, width=width, height=height)
+        s.add(guide)
+        s.flush()
+    return guide
+
+
+def has_embedding(s: Session, photo_id: int, backbone: str) -> bool:
+    found = select(Embedding.id).where(Embedding.photo_id == photo_id, Embedding.backbone == backbone)
+    return s.scalar(found) is not None
+
+
+def add_embedding(s: Session, photo_id: int, backbone: str, vector: np.ndarray) -> Embedding:
+    vec = np.ascontiguousarray(vector, dtype="<f4")
+    emb = Embedding(photo_id=photo_id, backbone=backbone, dim=int(vec.shape[0]), vector=vec.tobytes())
+    s.add(emb)
+    s.flush()
+    return emb
+
+
+def embedding_matrix(s: Session, backbone: str, after_id: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(photo ids, embedding ids, float32 [N, D]) for one backbone, embedding ids > after_id."""
+    rows = s.execute(select(Embedding.photo_id, Embedding.id, Embedding.vector, Embedding.dim)
+                     .where(Embedding.backbone == backbone, Embedding.id > after_id).order_by(Embedding.id)).all()
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    vectors = np.stack([np.frombuffer(r.vector, "<f4") for r in rows]).astype(np.float32)
+    return (np.array([r.photo_id for r in rows], np.int64), np.array([r.id for r in rows], np.int64), vectors)
+
+
+def embedding_signature(s: Session, backbone: str) -> tuple[int, int]:
+    """(count, largest id) of a backbone's embeddings: what an index file must match to be current."""
+    count, top = s.execute(select(func.count(Embedding.id), func.max(Embedding.id))
+                           .where(Embedding.backbone == backbone)).one()
+    return int(count), int(top or 0)
+
+
+def add_render(s: Session, photo_id: int, guide_id: int | None, params: RenderParams, backbone: str | None,
+               output_path: str, timings: dict[str, float]) -> Render:
+    render = Render(photo_id=photo_id, guide_id=guide_id, params=params.to_json(), params_hash=params_hash(params),
+                    backbone=backbone, output_path=output_path, timings=json.dumps(timings))
+    s.add(render)
+    s.flush()
+    return render
+
+
+def find_render(s: Session, photo_id: int, guide_id: int | None, params: RenderParams) -> Render | None:
+    """An earlier render of the same photo, guide and parameters (for resumable sweeps)."""
+    guide_match = Render.guide_id.is_(None) if guide_id is None else Render.guide_id == guide_id
+    return s.scalar(select(Render).where(Render.photo_id == photo_id, guide_match,
+                                         Render.params_hash == params_hash(params)).limit(1))
+
+
+def curator(s: Session, name: str) -> Curator:
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise ValueError(f"curator name must be 1-64 characters, got {name!r}")
+    found = s.scalar(select(Curator).where(Curator.name == name))
+    if found is None:
+        found = Curator(name=name)
+        s.add(found)
+        s.flush()
+    return found
+
+
+def tag(s: Session, render_id: int, curator_name: str, verdict: str, score: int | None = None,
+        note: str | None = None) -> Verdict:
+    """Record a verdict; it replaces the same curator's earlier verdict on that render (kept as history)."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be good or bad, got {verdict!r}")
+    if score is not None and not 1 <= score <= 5:
+        raise ValueError(f"score must be in 1-5, got {score}")
+    if s.get(Render, render_id) is None:
+        raise ValueError(f"no render with id {render_id}")
+    who = curator(s, curator_name)
+    s.execute(update(Verdict).where(Verdict.render_id == render_id, Verdict.curator_id == who.id,
+                                    Verdict.current.is_(True)).values(current=False))
+    v = Verdict(render_id=render_id, curator_id=who.id, verdict=verdict, score=score, note=note, current=True)
+    s.add(v)
+    s.flush()
+    return v
+
+
+@dataclass(frozen=True)
+class CuratedRender:
+    """A render with one current verdict, flattened for the recommender."""
+
+    photo_id: int
+    render_id: int
+    guide_id: int | None
+    params: RenderParams
+    verdict: str
+    score: int | None
+    curator: str
+
+
+def curated(s: Session, photo_ids: Iterable[int] | None = None) -> list[CuratedRender]:
+    """Current verdicts on renders of the given photos (all photos when None)."""
+    q = (select(Render.photo_id, Render.id, Render.guide_id, Render.params, Verdict.verdict, Verdict.score,
+                Curator.name)
+         .join(Verdict, Verdict.render_id == Render.id).join(Curator, Curator.id == Verdict.curator_id)
+         .where(Verdict.current.is_(True)).order_by(Render.id))
+    if photo_ids is not None:
+        q = q.where(Render.photo_id.in_(list(photo_ids)))
+    return [CuratedRender(r[0], r[1], r[2], RenderParams.from_json(r[3]), r[4], r[5], r[6]) for r in s.execute(q)]

@@ -1,0 +1,184 @@
+"""A FAISS index per backbone over photo embeddings — a cache of the database, rebuilt at will.
+
+Ids are photo ids; vectors are unit-length so inner product is cosine similarity. Exact
+(`IndexFlatIP`) while small; past `APPROX_THRESHOLD` vectors an HNSW graph, whose recall@10
+against exact search `stats()` measures. On a machine with a GPU and faiss-gpu, flat
+searches run there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from db import Database, index_dir
+from db.store import embedding_matrix, embedding_signature
+
+log = logging.getLogger(__name__)
+
+APPROX_THRESHOLD = 100_000
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 64, 128
+
+
+class IndexMismatchError(ValueError):
+    """An index file built for another backbone or dimension."""
+
+
+@dataclass
+class IndexMeta:
+    backbone: str
+    dim: int
+    count: int  # embeddings in the index
+    max_embedding_id: int  # the newest embedding it holds: the database may be ahead after a crash
+    kind: str  # "flat" or "hnsw"
+
+
+def make_index(dim: int, count: int) -> faiss.Index:
+    """Exact inner product while small, HNSW past APPROX_THRESHOLD; ids are photo ids."""
+    if count < APPROX_THRESHOLD:
+        base = faiss.IndexFlatIP(dim)
+    else:
+        base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        base.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        base.hnsw.efSearch = HNSW_EF_SEARCH
+    return faiss.IndexIDMap2(base)
+
+
+class VectorIndex:
+    """The FAISS index of one backbone's embeddings, kept in step with the database."""
+
+    def __init__(self, db: Database, backbone: str, dim: int, folder: Path | None = None):
+        self.db, self.backbone, self.dim = db, backbone, dim
+        folder = folder or index_dir()
+        self.path = folder / f"{backbone}.faiss"
+        self.meta_path = folder / f"{backbone}.json"
+        self.index: faiss.Index | None = None
+        self.meta: IndexMeta | None = None
+        self._gpu: faiss.Index | None = None
+
+    # -- loading and repair ------------------------------------------------------------
+    def open(self) -> VectorIndex:
+        """Load the file, refusing a foreign one; build it when missing, catch up when stale."""
+        if not self.path.exists() or not self.meta_path.exists():
+            log.info("index %s missing: building from the database", self.path)
+            return self.rebuild()
+        try:
+            meta = IndexMeta(**json.loads(self.meta_path.read_text()))
+        except (OSError, ValueError, TypeError):
+            log.warning("index metadata %s unreadable: rebuilding", self.meta_path)
+            return self.rebuild()
+        if meta.backbone != self.backbone or meta.dim != self.dim:
+            raise IndexMismatchError(
+                f"index {self.path} was built for {meta.backbone} ({meta.dim}-d), not {self.backbone} "
+                f"({self.dim}-d); run `prismarec index rebuild` or remove the file")
+        index = faiss.read_index(str(self.path))
+        if index.d != self.dim or index.ntotal != meta.count:
+            raise IndexMismatchError(f"index {self.path} does not match its metadata; run `prismarec index rebuild`")
+        self.index, self.meta = index, meta
+        self.sync()
+        return self
+
+    def sync(self) -> None:
+        """Add embeddings the database has and the file lacks (e.g. after a crash); rebuild if they diverged."""
+        assert self.meta is not None and self.index is not None
+        with self.db.session() as s:
+            count, top = embedding_signature(s, self.backbone)
+            if (count, top) == (self.meta.count, self.meta.max_embedding_id):
+                return
+            photo_ids, emb_ids, vectors = embedding_matrix(s, self.backbone, after_id=self.meta.max_embedding_id)
+        if self.meta.count + len(emb_ids) != count or self._needs_new_kind(count):
+            log.info("index %s diverged from the database: rebuilding", self.path)
+            self.rebuild()
+            return
+        log.info("index %s: adding %d embeddings the database has", self.path, len(emb_ids))
+        self._add(photo_ids, emb_ids, vectors)
+
+    def rebuild(self) -> VectorIndex:
+        with self.db.session() as s:
+            photo_ids, emb_ids, vectors = embedding_matrix(s, self.backbone)
+        self.index = make_index(self.dim, len(photo_ids))
+        self.meta = IndexMeta(self.backbone, self.dim, 0, 0, "flat")
+        self._add(photo_ids, emb_ids, vectors)
+        return self
+
+    def _needs_new_kind(self, count: int) -> bool:
+        return self.meta is not None and self.meta.kind == "flat" and count >= APPROX_THRESHOLD
+
+    def _add(self, photo_ids: np.ndarray, emb_ids: np.ndarray, vectors: np.ndarray) -> None:
+        assert self.index is not None and self.meta is not None
+        if len(photo_ids):
+            if vectors.shape[1] != self.dim:
+                raise IndexMismatchError(f"embeddings are {vectors.shape[1]}-d, the index {self.dim}-d")
+            self.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), photo_ids)
+            self.meta.max_embedding_id = int(emb_ids.max())
+        self.meta.count = int(self.index.ntotal)
+        self.meta.kind = "hnsw" if isinstance(faiss.downcast_index(self.index.index), faiss.IndexHNSW) else "flat"
+        self._gpu = None
+        self._save()
+
+    def _save(self) -> None:
+        """Write index then metadata, each atomically: a crash leaves an old-but-valid pair or a
+        metadata file that does not match, which `open` repairs."""
+        assert self.index is not None and self.meta is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".faiss.part")
+        faiss.write_index(self.index, str(tmp))
+        os.replace(tmp, self.path)
+        tmp_meta = self.meta_path.with_suffix(".json.part")
+        tmp_meta.write_text(json.dumps(asdict(self.meta)))
+        os.replace(tmp_meta, self.meta_path)
+
+    # -- queries -------------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, photo ids) of the k nearest photos per query; id -1 pads short results."""
+        if self.index is None:
+            self.open()
+        assert self.index is not None
+        q = np.ascontiguousarray(np.atleast_2d(queries), np.float32)
+        if q.shape[1] != self.dim:
+            raise IndexMismatchError(f"query is {q.shape[1]}-d, the {self.backbone} index {self.dim}-d")
+        return self._searcher().search(q, k)
+
+    def _searcher(self) -> faiss.Index:
+        if self.meta and self.meta.kind == "flat" and faiss.get_num_gpus() > 0 and self.index.ntotal > 0:
+            if self._gpu is None:
+                self._gpu = faiss.index_cpu_to_all_gpus(self.index)
+            return self._gpu
+        return self.index
+
+    def __len__(self) -> int:
+        return 0 if self.index is None else int(self.index.ntotal)
+
+    def stats(self, queries: int = 200, k: int = 10) -> dict:
+        """Size, kind, where it searches, and recall@k against exact search for approximate indexes."""
+        if self.index is None:
+            self.open()
+        assert self.index is not None and self.meta is not None
+        info = {"backbone": self.backbone, "dim": self.dim, "vectors": int(self.index.ntotal), "kind": self.meta.kind,
+                "file": str(self.path), "gpus": faiss.get_num_gpus(), "recall_at_10": 1.0}
+        if self.meta.kind != "flat" and self.index.ntotal:
+            info["recall_at_10"] = recall_at_k(self.index, queries, k)
+        return info
+
+
+def recall_at_k(index: faiss.IndexIDMap2, queries: int = 200, k: int = 10, seed: int = 0) -> float:
+    """Recall@k of `index` against an exact flat search, using stored vectors (jittered) as queries."""
+    n = index.ntotal
+    rng = np.random.default_rng(seed)
+    stored = index.index.reconstruct_n(0, n)
+    ids = faiss.vector_to_array(index.id_map)
+    picks = rng.choice(n, size=min(queries, n), replace=False)
+    q = stored[picks] + rng.normal(0, 0.01, (len(picks), index.d)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    exact = faiss.IndexFlatIP(index.d)
+    exact.add(np.ascontiguousarray(stored, np.float32))
+    _, truth = exact.search(q, k)
+    _, found = index.search(q, k)
+    truth_ids = ids[truth]
+    return float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth_ids, found, strict=True)]))

@@ -1,0 +1,98 @@
+"""Rank whole parameter sets from the verdicts on neighbouring photos' renders.
+
+Parameters are interdependent (a layer suits some masks, an enhancement some rates), so
+sets are scored as units: each current verdict on a neighbour's render adds
+`similarity_weight × verdict_weight` to that render's parameter set.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from db.store import CuratedRender, params_hash
+from renderer.params import RenderParams
+
+SIMILARITY_POWER = 4  # sharpen: a near-duplicate outweighs many loose matches
+DIVERSITY_FIELDS = ("mask", "dd", "layer", "enhance", "n1", "n2", "n3", "rb_rate", "convd_median_factor", "cb")
+
+
+def similarity_weight(similarity: float) -> float:
+    return max(similarity, 0.0) ** SIMILARITY_POWER
+
+
+def verdict_weight(verdict: str, score: int | None) -> float:
+    """good: score/5 (4 when unscored); bad counts against: −(6 − score)/5 (−0.8 when unscored)."""
+    if verdict == "good":
+        return (score or 4) / 5
+    return -(6 - (score or 2)) / 5
+
+
+@dataclass
+class Support:
+    photo_id: int
+    render_id: int
+    similarity: float
+    verdict: str
+    score: int | None
+    curator: str
+    weight: float
+
+
+@dataclass
+class Candidate:
+    params: RenderParams
+    total: float
+    guide_id: int | None
+    support: list[Support] = field(default_factory=list)
+
+
+def rank(neighbours: list[tuple[int, float]], curated: list[CuratedRender]) -> list[Candidate]:
+    """Parameter sets seen on the neighbours' curated renders, best total first."""
+    similarity = dict(neighbours)
+    by_set: dict[str, Candidate] = {}
+    guide_votes: dict[str, dict[int | None, float]] = defaultdict(lambda: defaultdict(float))
+    for c in curated:
+        if c.photo_id not in similarity:
+            continue
+        key = params_hash(c.params)
+        weight = similarity_weight(similarity[c.photo_id]) * verdict_weight(c.verdict, c.score)
+        cand = by_set.setdefault(key, Candidate(c.params, 0.0, None))
+        cand.total += weight
+        cand.support.append(Support(c.photo_id, c.render_id, similarity[c.photo_id], c.verdict, c.score,
+                                    c.curator, weight))
+        guide_votes[key][c.guide_id] += weight
+    for key, cand in by_set.items():
+        cand.guide_id = max(guide_votes[key].items(), key=lambda kv: kv[1])[0]
+        cand.support.sort(key=lambda sp: -abs(sp.weight))
+    return sorted(by_set.values(), key=lambda cand: -cand.total)
+
+
+def diverse(candidates: list[Candidate], k: int) -> list[Candidate]:
+    """The best positive candidate plus up to k others that differ from every pick in a key field."""
+    picked: list[Candidate] = []
+    for cand in candidates:
+        if cand.total <= 0 or len(picked) > k:
+            break
+        if all(any(getattr(cand.params, f) != getattr(p.params, f) for f in DIVERSITY_FIELDS) for p in picked):
+            picked.append(cand)
+    return picked
+
+
+def confidence(best: Candidate, candidates: list[Candidate]) -> float:
+    """Closest supporting neighbour's similarity × the best set's share of all verdict mass."""
+    mass = sum(abs(sp.weight) for cand in candidates for sp in cand.support)
+    positive = [sp for sp in best.support if sp.weight > 0]
+    if not positive or mass == 0:
+        return 0.0
+    return round(max(sp.similarity for sp in positive) * sum(sp.weight for sp in positive) / mass, 4)
+
+
+def best_per_photo(curated: list[CuratedRender]) -> dict[int, RenderParams]:
+    """Each photo's best-rated parameter set (its own verdicts only), for evaluation and learning."""
+    out: dict[int, RenderParams] = {}
+    for photo_id in {c.photo_id for c in curated}:
+        ranked = rank([(photo_id, 1.0)], [c for c in curated if c.photo_id == photo_id])
+        if ranked and ranked[0].total > 0:
+            out[photo_id] = ranked[0].params
+    return out
