@@ -6,11 +6,13 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.table import Table
 
 from db import Database, renders_dir
 from db.models import Guide
+from db.store import curated
 from db.store import tag as store_tag
 from indexer.catalog import Catalog, image_files
 from recommender import recommend as run_recommend
@@ -222,6 +224,37 @@ def recommend_and_render(
         out.print(f"{len(results)} rendered, {len(failures)} failed")
     if failures:
         raise typer.Exit(1)
+
+
+@app.command("eval")
+def evaluate_cmd(
+    plot: Annotated[Path, typer.Option(help="Where to save the learning-curve PNG")] = Path("learning_curve.png"),
+    size: Annotated[int, typer.Option(min=32, max=1024, help="Working width of the comparison renders")] = 128,
+    backbone: BackboneOpt = "auto",
+    weights: WeightsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Leave-one-out over the curated photos: kNN vs the learned model, the default and a random set."""
+    from recommender.evaluate import METHODS, evaluate, plot_curve
+
+    with user_errors():
+        catalog = open_catalog(backbone, weights, quiet=as_json)
+        with catalog.db.session() as s:
+            total = len({r.photo_id for r in curated(s)})
+        with progress(total, "evaluating", enabled=not as_json) as bar:
+            report = evaluate(catalog.db, catalog.net, size=size, on_photo=bar)
+        plot_curve(report, plot)
+    if as_json:
+        print_json({**report.to_dict(), "plot": str(plot)})
+        return
+    table = Table("method", "ΔE render", "mean agreement", "mean numeric error")
+    for m in METHODS:
+        sc = report.scores[m]
+        table.add_row(m, f"{sc.delta_e:.2f}", f"{np.mean(list(sc.agreement.values())):.2f}",
+                      f"{np.mean(list(sc.error.values())):.3f}")
+    out.print(f"leave-one-out over {report.photos} curated photos")
+    out.print(table)
+    out.print(f"learning curve saved to {plot}")
 
 
 @index_app.command("rebuild")

@@ -65,7 +65,8 @@ class Catalog:
         data, image = read_image_file(path)
         return self._register(str(path), data, image)
 
-    def _register(self, path: str, data: bytes, image: np.ndarray, vector: np.ndarray | None = None) -> Photo:
+    def _register(self, path: str, data: bytes, image: np.ndarray, vector: np.ndarray | None = None,
+                  update_index: bool = True) -> Photo:
         sha = content_hash(data)
         with self.db.session() as s:
             photo, _ = add_photo(s, sha, str(Path(path).resolve()), image.shape[1], image.shape[0])
@@ -77,7 +78,8 @@ class Catalog:
             with self.db.session() as s:
                 if not has_embedding(s, photo_id, self.net.name):
                     add_embedding(s, photo_id, self.net.name, vector)
-            self.index.open()  # catches up with the new embedding
+            if update_index:
+                self.index.refresh()
         return Photo(photo_id, path, image, vector)
 
     def ingest(self, paths: Iterable[str | os.PathLike], *, batch_size: int = 16,
@@ -85,11 +87,12 @@ class Catalog:
         """Register and embed many files in batches; unreadable ones are reported, never fatal."""
         report = IngestReport()
         pending: list[tuple[str, bytes, np.ndarray]] = []
+        seen: set[str] = set()  # hashes already taken in this run
 
         def flush() -> None:
             vectors = embed([im for _, _, im in pending], self.net, batch_size=batch_size)
             for (path, data, image), vec in zip(pending, vectors, strict=True):
-                self._register(path, data, image, vec)
+                self._register(path, data, image, vec, update_index=False)
                 report.added.append(path)
             if on_file:
                 on_file(len(pending))
@@ -101,13 +104,15 @@ class Catalog:
             except OSError as exc:
                 report.failed.append((str(path), exc.strerror or str(exc)))
                 continue
-            if self._known(content_hash(data)):
+            sha = content_hash(data)
+            if sha in seen or self._known(sha):
                 report.skipped.append(str(path))
                 if on_file:
                     on_file(1)
                 continue
             try:
                 pending.append((str(path), data, load_image(data, name=str(path))))
+                seen.add(sha)
             except ImageError as exc:
                 report.failed.append((str(path), str(exc)))
                 if on_file:
@@ -117,7 +122,7 @@ class Catalog:
                 flush()
         if pending:
             flush()
-        self.index.open()
+        self.index.refresh()
         return report
 
     def _known(self, sha: str) -> bool:

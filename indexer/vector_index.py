@@ -84,6 +84,13 @@ class VectorIndex:
         self.sync()
         return self
 
+    def refresh(self) -> None:
+        """Open on first use, then only catch up with the database."""
+        if self.index is None:
+            self.open()
+        else:
+            self.sync()
+
     def sync(self) -> None:
         """Add embeddings the database has and the file lacks (e.g. after a crash); rebuild if they diverged."""
         assert self.meta is not None and self.index is not None

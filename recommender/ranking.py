@@ -80,12 +80,12 @@ def diverse(candidates: list[Candidate], k: int) -> list[Candidate]:
 
 
 def confidence(best: Candidate, candidates: list[Candidate]) -> float:
-    """Closest supporting neighbour's similarity × the best set's share of all verdict mass."""
-    mass = sum(abs(sp.weight) for cand in candidates for sp in cand.support)
-    positive = [sp for sp in best.support if sp.weight > 0]
-    if not positive or mass == 0:
+    """In [0, 1]: the closest good supporter's similarity × the best set's share of all positive totals."""
+    positive_total = sum(c.total for c in candidates if c.total > 0)
+    supporters = [sp.similarity for sp in best.support if sp.weight > 0]
+    if not supporters or positive_total <= 0:
         return 0.0
-    return round(max(sp.similarity for sp in positive) * sum(sp.weight for sp in positive) / mass, 4)
+    return round(max(supporters) * best.total / positive_total, 4)
 
 
 def best_per_photo(curated: list[CuratedRender]) -> dict[int, RenderParams]:

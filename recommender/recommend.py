@@ -46,8 +46,7 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *,
                          exclude: set[int] | None = None) -> Recommendation:
     """Recommend from an embedding; `exclude` leaves photos out (the query itself, in evaluation)."""
     index = catalog.index
-    if index.index is None:
-        index.open()
+    index.refresh()
     hits: list[tuple[int, float]] = []
     if len(index):
         sims, ids = index.search(vector, NEIGHBOURS + len(exclude or ()))
@@ -72,10 +71,13 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *,
 def recommend(catalog: Catalog, photo_path: str, k: int = 5) -> Recommendation:
     """Register the photo (so later verdicts on its renders count), then recommend for it.
 
-    A photo that was itself curated is its own closest neighbour, so its verdicts weigh most.
+    A photo that was itself curated is its own closest neighbour, so its verdicts weigh most;
+    otherwise it is left out of its own neighbours.
     """
     photo = catalog.register(photo_path)
-    return recommend_for_vector(catalog, photo.embedding, k)
+    with catalog.db.session() as s:
+        own = curated(s, [photo.id])
+    return recommend_for_vector(catalog, photo.embedding, k, exclude=None if own else {photo.id})
 
 
 def _neighbours(hits: list[tuple[int, float]], paths: dict[int, str], ranked: list[Candidate]) -> list[Neighbour]:

@@ -21,3 +21,12 @@ def net():
     from renderer import load_backbone
 
     return load_backbone("efficientnet-lite0", device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path, monkeypatch):
+    """Every test gets its own data directory: database, index and renders."""
+    home = tmp_path / "prismarec-home"
+    monkeypatch.setenv("PRISMAREC_HOME", str(home))
+    monkeypatch.delenv("PRISMAREC_DB", raising=False)
+    return home

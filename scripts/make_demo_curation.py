@@ -1,0 +1,125 @@
+"""Build a small curated database from the bundled real photos — with a SIMULATED curator.
+
+No person judged these renders. Each photo from `skimage.data` is registered with several
+crops and scales, rendered with a palette of parameter sets, and rated by a documented,
+deterministic rule standing in for a curator's taste:
+
+* a render should keep about half of the photo: the rule scores |kept fraction − 0.5|;
+* dark photos (mean luma < 0.4) want `enhance=Brightness`, washed-out ones (luma std
+  < 0.18) `enhance=Contrast`, colourless ones (mean saturation < 0.1) any enhancement
+  but `Color`, which adds nothing to grey;
+* busy photos (Sobel edge density > 0.12) prefer shallow layers (`conv*`), calm ones deep
+  layers (`inception*`), since deep layers paint structure where there is room for it.
+
+Per photo, the two best renders are tagged good (scores 5 and 4) and the two worst bad,
+by the curator "simulated". Because the rule depends on the photo's content, similar photos
+(crops of one scene) share their best parameters and different scenes differ: the kind of
+data on which a recommender can be checked.
+
+Run: .venv/bin/python -m scripts.make_demo_curation [--size 160] [--variants 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import skimage.data
+from PIL import Image
+from skimage import color, filters
+
+from db import Database, data_home
+from db.store import tag
+from indexer.catalog import Catalog
+from renderer import load_backbone
+from renderer.images import resize, to_gray
+from renderer.params import RenderParams
+
+from .sample_photos import NAMES
+
+CURATOR = "simulated"
+
+PALETTE = [
+    RenderParams(),
+    RenderParams(dd=False, layer="conv2/3x3"),
+    RenderParams(mask="stdmean", n2=40, layer="inception_3b/output", enhance="Contrast"),
+    RenderParams(mask="otsu+features", loop_factor=0.4, enhance="Brightness", layer="conv2/3x3_reduce"),
+    RenderParams(mask="features", loop_factor=0.6, enhance="Color", layer="inception_4c/output", rb_rate=0.9),
+    RenderParams(dd=False, n2=60, enhance="Brightness", layer="inception_4a/output"),
+    RenderParams(mask="stdmean", std_factor=0.5, enhance="Sharpness", layer="conv1/7x7_s2", rb_rate=0.85),
+    RenderParams(n1=9, n2=20, convd_median_factor=1.0, enhance="Contrast", layer="inception_4c/output"),
+]
+
+
+def variants(image: np.ndarray, count: int) -> list[np.ndarray]:
+    """The photo, then crops of 80% at the corners and a 60% rescale, up to `count`."""
+    h, w = image.shape[:2]
+    ch, cw = int(h * 0.8), int(w * 0.8)
+    out = [image, image[:ch, :cw], image[h - ch :, w - cw :], image[:ch, w - cw :], image[h - ch :, :cw],
+           resize(image, max(32, int(w * 0.6)), keep_size=True)]
+    return out[:count]
+
+
+def photo_traits(image: np.ndarray) -> dict[str, float]:
+    gray = to_gray(resize(image, 160))
+    hsv = color.rgb2hsv(resize(image, 160))
+    return {"luma": float(gray.mean()), "contrast": float(gray.std()), "saturation": float(hsv[..., 1].mean()),
+            "edges": float((filters.sobel(gray) > 0.05).mean())}
+
+
+def simulated_score(traits: dict[str, float], params: RenderParams, kept: float) -> float:
+    """Higher is better; see the module docstring for the rule."""
+    score = -abs(kept - 0.5) * 2
+    if traits["luma"] < 0.4:
+        score += 0.8 if params.enhance == "Brightness" else 0.0
+    if traits["contrast"] < 0.18:
+        score += 0.8 if params.enhance == "Contrast" else 0.0
+    if traits["saturation"] < 0.1 and params.enhance == "Color":
+        score -= 0.8
+    deep = (params.layer or "").startswith("inception")
+    score += 0.6 if deep == (traits["edges"] < 0.12) else 0.0
+    return score
+
+
+def build(size: int = 160, count: int = 4, names: tuple[str, ...] = NAMES, db_url: str | None = None,
+          backbone: str = "auto", palette: list[RenderParams] = PALETTE, quiet: bool = False) -> Catalog:
+    """Register, render and tag; returns the catalogue (database, backbone and index)."""
+    home = data_home()
+    catalog = Catalog(Database(db_url), load_backbone(backbone))
+    db = catalog.db
+    photo_dir, render_dir = home / "demo-photos", home / "demo-renders"
+    photo_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        source = np.asarray(Image.fromarray(getattr(skimage.data, name)()).convert("RGB"))
+        for i, image in enumerate(variants(source, count)):
+            path = photo_dir / f"{name}-{i}.png"
+            Image.fromarray(image).save(path)
+            photo = catalog.register(path)
+            traits = photo_traits(image)
+            scored = []
+            for j, params in enumerate(palette):
+                params = params.replace(size=size)
+                render_id, result = catalog.render(photo, params, render_dir / f"{name}-{i}-{j}.png")
+                scored.append((simulated_score(traits, params, float(result.keep.mean())), render_id))
+            scored.sort(reverse=True)
+            with db.session() as s:
+                tag(s, scored[0][1], CURATOR, "good", 5, "simulated")
+                tag(s, scored[1][1], CURATOR, "good", 4, "simulated")
+                for _, render_id in scored[-2:]:
+                    tag(s, render_id, CURATOR, "bad", 1, "simulated")
+            if not quiet:
+                print(f"{path.name}: best render {scored[0][1]} ({scored[0][0]:.2f})", flush=True)
+    return catalog
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=160, help="working width of the curation renders")
+    parser.add_argument("--variants", type=int, default=4, help="crops/scales per photo (1-6)")
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: the data directory's SQLite)")
+    args = parser.parse_args()
+    build(args.size, args.variants, db_url=args.db)
+
+
+if __name__ == "__main__":
+    main()

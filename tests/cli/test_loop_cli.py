@@ -1,0 +1,71 @@
+"""The learning loop from the command line: ingest, render, tag, recommend, recommend-and-render."""
+
+import json
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from cli.main import app
+
+runner = CliRunner()
+LITE = ["--backbone", "efficientnet-lite0"]
+
+
+def _save(tmp_path, photos, name, crop=None):
+    path = tmp_path / f"{name}.png"
+    img = photos[name] if crop is None else photos[name][crop]
+    Image.fromarray(img).save(path)
+    return path
+
+
+def test_render_tag_recommend_round_trip(tmp_path, photos):
+    coffee = _save(tmp_path, photos, "coffee")
+    res = runner.invoke(app, ["render", str(coffee), "--set", "size=96", "--set", "n2=40", *LITE, "--json",
+                              "-o", str(tmp_path / "r.png")])
+    assert res.exit_code == 0, res.output
+    render_id = json.loads(res.stdout)["render_id"]
+    res = runner.invoke(app, ["tag", str(render_id), "--good", "--score", "5", "--curator", "ann"])
+    assert res.exit_code == 0, res.output
+
+    crop = _save(tmp_path, photos, "coffee", (slice(20, 380), slice(30, 560)))
+    res = runner.invoke(app, ["recommend", str(crop), *LITE, "--json"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout)
+    assert {"params", "alternatives", "confidence", "neighbours", "fallback"} <= set(rec)
+    assert not rec["fallback"] and rec["params"]["n2"] == 40 and rec["params"]["size"] == 96
+    assert rec["neighbours"][0]["verdicts"][0]["render_id"] == render_id
+
+
+def test_tag_errors_are_clear(tmp_path):
+    assert runner.invoke(app, ["tag", "1", "--good", "--bad", "--curator", "a"]).exit_code == 2
+    res = runner.invoke(app, ["tag", "12345", "--good", "--curator", "ann"])
+    assert res.exit_code == 2 and "no render with id 12345" in res.stderr
+
+
+def test_recommend_with_empty_index_falls_back(tmp_path, photos):
+    res = runner.invoke(app, ["recommend", str(_save(tmp_path, photos, "rocket")), *LITE, "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["fallback"] is True
+
+
+def test_ingest_reports_bad_files_with_exit_1(tmp_path, photos):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _save(folder, photos, "chelsea")
+    (folder / "junk.png").write_text("not an image")
+    res = runner.invoke(app, ["ingest", str(folder), *LITE, "--json"])
+    assert res.exit_code == 1
+    report = json.loads(res.stdout)
+    assert len(report["added"]) == 1 and report["failed"][0]["path"].endswith("junk.png")
+
+
+def test_recommend_and_render_continues_past_bad_files(tmp_path, photos):
+    good = _save(tmp_path, photos, "chelsea")
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    outdir = tmp_path / "out"
+    res = runner.invoke(app, ["recommend-and-render", str(good), str(bad), "-o", str(outdir), *LITE, "--json"])
+    assert res.exit_code == 1
+    report = json.loads(res.stdout)
+    assert [r["photo"] for r in report["renders"]] == [str(good)]
+    assert (outdir / "chelsea.png").exists() and report["failed"][0]["photo"] == str(bad)
+    assert report["renders"][0]["fallback"] is True

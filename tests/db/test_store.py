@@ -1,0 +1,107 @@
+import multiprocessing as mp
+
+import pytest
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select
+
+from db import Database, Render, Verdict
+from db.session import alembic_config
+from db.store import add_photo, add_render, curated, find_render, tag
+from renderer.params import RenderParams
+
+
+@pytest.fixture
+def db(tmp_path):
+    return Database(f"sqlite:///{tmp_path / 'p.db'}")
+
+
+def _render(db, sha="a" * 64, params=RenderParams()):
+    with db.session() as s:
+        photo, _ = add_photo(s, sha, "/x.png", 10, 10)
+        return photo.id, add_render(s, photo.id, None, params, "efficientnet-lite0", "/o.png", {"dream": 0.1}).id
+
+
+def test_schema_is_at_alembic_head_and_sqlite_in_wal(db):
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with db.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_same_bytes_are_one_photo(db):
+    with db.session() as s:
+        a, created_a = add_photo(s, "b" * 64, "/one.png", 5, 5)
+        b, created_b = add_photo(s, "b" * 64, "/two.png", 5, 5)
+    assert created_a and not created_b and a.id == b.id
+
+
+def test_later_verdict_replaces_earlier_and_history_is_kept(db):
+    _, render_id = _render(db)
+    with db.session() as s:
+        tag(s, render_id, "ann", "good", 5)
+        tag(s, render_id, "ann", "bad", 2, "on second look")
+        tag(s, render_id, "bob", "good")
+    with db.session() as s:
+        rows = {(c.curator, c.verdict, c.score) for c in curated(s)}
+        history = s.scalar(select(func.count(Verdict.id)))
+    assert rows == {("ann", "bad", 2), ("bob", "good", None)}
+    assert history == 3
+
+
+@pytest.mark.parametrize(("verdict", "score", "message"),
+                         [("meh", None, "good or bad"), ("good", 6, "score"), ("good", 0, "score")])
+def test_bad_verdicts_rejected(db, verdict, score, message):
+    _, render_id = _render(db)
+    with pytest.raises(ValueError, match=message), db.session() as s:
+        tag(s, render_id, "ann", verdict, score)
+
+
+def test_unknown_render_rejected(db):
+    with pytest.raises(ValueError, match="no render with id 99"), db.session() as s:
+        tag(s, 99, "ann", "good")
+
+
+def test_find_render_matches_photo_guide_and_params(db):
+    photo_id, render_id = _render(db)
+    with db.session() as s:
+        assert find_render(s, photo_id, None, RenderParams()).id == render_id
+        assert find_render(s, photo_id, None, RenderParams(n1=3)) is None
+        assert find_render(s, photo_id, 7, RenderParams()) is None
+
+
+def test_params_round_trip_through_the_database(db):
+    params = RenderParams(mask="otsu+features", layer=None, rb_rate=0.85, enhance="Color")
+    _, render_id = _render(db, params=params)
+    with db.session() as s:
+        assert RenderParams.from_json(s.get(Render, render_id).params) == params
+
+
+def _writer(url: str, worker: int, count: int) -> None:
+    db = Database(url)
+    for i in range(count):
+        with db.session() as s:
+            photo, _ = add_photo(s, f"{worker:032d}{i:032d}", f"/{worker}-{i}.png", 4, 4)
+            render = add_render(s, photo.id, None, RenderParams(seed=i), None, "/o.png", {})
+            tag(s, render.id, f"curator{worker}", "good", 4)
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    Database(url).close()
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(url, w, 40)) for w in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    with Database(url).session() as s:
+        assert s.scalar(select(func.count(Render.id))) == 80
+        assert s.scalar(select(func.count(Verdict.id))) == 80
+
+
+def test_bad_url_is_a_clear_error():
+    with pytest.raises(ValueError, match="not a database URL"):
+        Database("not a url")

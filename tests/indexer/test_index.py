@@ -1,0 +1,118 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import indexer.vector_index as vi
+from db import Database
+from db.store import add_embedding, add_photo
+from indexer import IndexMismatchError, VectorIndex, embed, make_index, recall_at_k
+from indexer.catalog import Catalog
+
+
+@pytest.fixture
+def db(tmp_path):
+    return Database(f"sqlite:///{tmp_path / 'i.db'}")
+
+
+def _add_vectors(db, vectors, start=0):
+    with db.session() as s:
+        for i, v in enumerate(vectors, start):
+            photo, _ = add_photo(s, f"{i:064d}", f"/{i}.png", 1, 1)
+            add_embedding(s, photo.id, "test", v)
+
+
+def _unit(rng, n, d=16):
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_embeddings_are_unit_vectors_and_crops_stay_close(net, photos):
+    crop = photos["chelsea"][20:280, 30:400]
+    vecs = embed([photos["chelsea"], crop, photos["rocket"], photos["coffee"]], net, batch_size=3)
+    assert vecs.shape == (4, 1280) and vecs.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-5)
+    sims = vecs @ vecs[0]
+    assert sims[1] > 0.8 and sims[1] > sims[2] + 0.2 and sims[1] > sims[3] + 0.2
+
+
+def test_missing_index_is_built_from_the_database(db, tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = _unit(rng, 50)
+    _add_vectors(db, vectors)
+    index = VectorIndex(db, "test", 16, tmp_path / "idx").open()
+    assert len(index) == 50 and index.path.exists()
+    sims, ids = index.search(vectors[7], 3)
+    assert ids[0][0] == 8 and sims[0][0] == pytest.approx(1.0, abs=1e-5)  # photo ids start at 1
+
+
+def test_crash_between_commit_and_index_update_is_repaired(db, tmp_path):
+    rng = np.random.default_rng(1)
+    _add_vectors(db, _unit(rng, 10))
+    VectorIndex(db, "test", 16, tmp_path / "idx").open()
+    extra = _unit(rng, 3)
+    _add_vectors(db, extra, start=10)  # committed, index file not updated: a crash at the worst moment
+    index = VectorIndex(db, "test", 16, tmp_path / "idx").open()
+    assert len(index) == 13
+    assert index.search(extra[2], 1)[1][0][0] == 13
+
+
+def test_diverged_or_corrupt_metadata_triggers_rebuild(db, tmp_path):
+    rng = np.random.default_rng(2)
+    _add_vectors(db, _unit(rng, 12))
+    index = VectorIndex(db, "test", 16, tmp_path / "idx").open()
+    index.meta_path.write_text("{not json")
+    assert len(VectorIndex(db, "test", 16, tmp_path / "idx").open()) == 12
+
+
+def test_index_of_another_backbone_or_dimension_is_refused(db, tmp_path):
+    rng = np.random.default_rng(3)
+    _add_vectors(db, _unit(rng, 5))
+    index = VectorIndex(db, "test", 16, tmp_path / "idx").open()
+    meta = json.loads(index.meta_path.read_text())
+    index.meta_path.write_text(json.dumps({**meta, "backbone": "googlenet", "dim": 1024}))
+    with pytest.raises(IndexMismatchError, match="built for googlenet"):
+        VectorIndex(db, "test", 16, tmp_path / "idx").open()
+    with pytest.raises(IndexMismatchError, match="query is 8-d"):
+        index.search(np.ones(8, np.float32), 1)
+
+
+def test_large_index_switches_to_hnsw_with_high_recall(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(vi, "APPROX_THRESHOLD", 1000)
+    rng = np.random.default_rng(4)
+    centers = _unit(rng, 40, 32)
+    x = centers[rng.integers(0, 40, 3000)] + rng.normal(0, 0.3, (3000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    with db.session() as s:
+        for i, v in enumerate(x):
+            photo, _ = add_photo(s, f"{i:064d}", "/p", 1, 1)
+            add_embedding(s, photo.id, "test", v)
+    index = VectorIndex(db, "test", 32, tmp_path / "idx").open()
+    stats = index.stats()
+    assert stats["kind"] == "hnsw" and stats["vectors"] == 3000
+    assert stats["recall_at_10"] >= 0.95
+
+
+def test_recall_of_exact_index_is_one():
+    rng = np.random.default_rng(5)
+    idx = make_index(16, 100)
+    idx.add_with_ids(_unit(rng, 100), np.arange(100))
+    assert recall_at_k(idx) == 1.0
+
+
+def test_ingest_skips_duplicates_and_reports_bad_files(tmp_path, net, photos):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(photos["coffee"]).save(folder / "a.png")
+    Image.fromarray(photos["coffee"]).save(folder / "same-bytes.png")
+    Image.fromarray(photos["rocket"]).save(folder / "b.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    catalog = Catalog(Database(f"sqlite:///{tmp_path / 'c.db'}"), net, tmp_path / "idx")
+    report = catalog.ingest([folder])
+    assert sorted(p.split("/")[-1] for p in report.added) == ["a.png", "b.jpg"]
+    assert [p.split("/")[-1] for p in report.skipped] == ["same-bytes.png"]
+    assert [p.split("/")[-1] for p, _ in report.failed] == ["broken.jpg"]
+    assert len(catalog.index) == 2  # identical bytes are one photo
+    again = catalog.ingest([folder])
+    assert not again.added and len(again.skipped) == 3
