@@ -12,10 +12,14 @@ $(STAMP): pyproject.toml
 .PHONY: install demo test bench lint
 install: $(STAMP)
 
+# The demo keeps its database, index and renders in demo/home, away from the user's data.
+DEMO_ENV := PRISMAREC_HOME=$(CURDIR)/demo/home
+
 demo: $(STAMP)
 	$(PY) -m scripts.sample_photos demo/photos
-	$(VENV)/bin/prismarec render demo/photos/chelsea.png --guide demo/photos/hubble_deep_field.png \
-		--set rb_rate=0.9 -o demo/out/chelsea.png
+	test -f demo/home/prismarec.db || $(DEMO_ENV) $(PY) -m scripts.make_demo_curation
+	$(DEMO_ENV) $(VENV)/bin/recommend-and-render demo/photos/chelsea.png --guide demo/photos/hubble_deep_field.png \
+		-o demo/out
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -23,3 +27,4 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench_render
+	$(PY) -m scripts.bench_recommend

@@ -180,6 +180,7 @@ def recommend_and_render(
         help="Guide image for every photo, or 'auto' to take the deciding neighbours' guide")] = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
+    sets: SetOpt = None,
     as_json: JsonOpt = False,
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (overrides the global --db)")] = None,
 ) -> None:
@@ -201,15 +202,16 @@ def recommend_and_render(
             try:
                 photo = catalog.register(path)
                 rec = recommend_for_vector(catalog, photo.embedding)
+                params = build_params(None, sets, base=rec.params)
                 chosen = fixed_guide
                 if guide == "auto" and rec.guide_id is not None:
                     with catalog.db.session() as s:
                         chosen = catalog.register_guide(s.get(Guide, rec.guide_id).path)
                 target = output_dir / f"{path.stem}.png"
-                render_id, _ = catalog.render(photo, rec.params, target, guide=chosen)
+                render_id, _ = catalog.render(photo, params, target, guide=chosen)
                 results.append({"photo": str(path), "render_id": render_id, "output": str(target),
                                 "fallback": rec.fallback, "confidence": rec.confidence,
-                                "params": rec.params.to_dict(), "guide_id": chosen[0] if chosen else None})
+                                "params": params.to_dict(), "guide_id": chosen[0] if chosen else None})
             except (ValueError, OSError) as exc:
                 failures.append({"photo": str(path), "error": str(exc)})
             bar(1)

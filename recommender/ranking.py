@@ -14,7 +14,14 @@ from db.store import CuratedRender, params_hash
 from renderer.params import RenderParams
 
 SIMILARITY_POWER = 4  # sharpen: a near-duplicate outweighs many loose matches
+GEOMETRY = ("size", "keep_size", "seed")  # how big and which dither: the user's choice, not a style
 DIVERSITY_FIELDS = ("mask", "dd", "layer", "enhance", "n1", "n2", "n3", "rb_rate", "convd_median_factor", "cb")
+
+
+def style_of(params: RenderParams) -> RenderParams:
+    """The parameters with geometry reset to defaults, so one style rendered at two sizes is one set."""
+    default = RenderParams()
+    return params.replace(**{name: getattr(default, name) for name in GEOMETRY})
 
 
 def similarity_weight(similarity: float) -> float:
@@ -55,9 +62,10 @@ def rank(neighbours: list[tuple[int, float]], curated: list[CuratedRender]) -> l
     for c in curated:
         if c.photo_id not in similarity:
             continue
-        key = params_hash(c.params)
+        style = style_of(c.params)
+        key = params_hash(style)
         weight = similarity_weight(similarity[c.photo_id]) * verdict_weight(c.verdict, c.score)
-        cand = by_set.setdefault(key, Candidate(c.params, 0.0, None))
+        cand = by_set.setdefault(key, Candidate(style, 0.0, None))
         cand.total += weight
         cand.support.append(Support(c.photo_id, c.render_id, similarity[c.photo_id], c.verdict, c.score,
                                     c.curator, weight))

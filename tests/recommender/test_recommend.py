@@ -7,6 +7,7 @@ from db.store import CuratedRender
 from indexer.catalog import Catalog
 from recommender import LearnedRecommender, best_per_photo, rank, recommend
 from recommender.evaluate import evaluate
+from recommender.ranking import style_of
 from renderer.params import RenderParams
 from scripts.make_demo_curation import build
 
@@ -43,7 +44,7 @@ def test_crop_of_curated_photo_gets_its_good_parameters(curation, tmp_path, phot
     from db.models import Render
 
     with curation.db.session() as s:
-        good_params = {RenderParams.from_json(s.get(Render, r).params) for r in good_on_nearest}
+        good_params = {style_of(RenderParams.from_json(s.get(Render, r).params)) for r in good_on_nearest}
     assert rec.params in good_params
     assert "good" in rec.explanation and all(a != rec.params for a in rec.alternatives)
 
