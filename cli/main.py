@@ -228,6 +228,79 @@ def recommend_and_render(
         raise typer.Exit(1)
 
 
+@app.command()
+def sweep(
+    photos: Annotated[list[Path], typer.Argument(help="Photos or folders of photos")],
+    output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Folder for renders and contact sheets")],
+    guides: Annotated[list[Path] | None, typer.Option("--guide", help="Guide image (repeat for several)")] = None,
+    grid: Annotated[list[str] | None, typer.Option(
+        "--grid", help="Values to sweep: key=v1,v2,... (repeat for several keys)")] = None,
+    sets: SetOpt = None,
+    params_file: ParamsOpt = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Local worker processes")] = 1,
+    dask: Annotated[str | None, typer.Option(
+        help="Run on a Dask cluster: a scheduler address (tcp://host:8786) or 'local' for a local cluster")] = None,
+    backbone: BackboneOpt = "auto",
+    weights: WeightsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render every combination of photos, guides and grid values (the book's PrismaMaster).
+
+    Resumable: renders already in the database are skipped. One contact sheet per photo.
+    Example: prismarec sweep cat.jpg --guide stars.jpg --grid layer=conv2/3x3_reduce,conv2/3x3
+    --grid rb_rate=0.85,1.0 -o sweep/
+    """
+    from studio.contact_sheet import contact_sheet
+    from studio.sweep import local_pool, parse_grid, plan
+    from studio.sweep import run as run_sweep
+
+    with user_errors():
+        base = build_params(params_file, sets)
+        grid_values = parse_grid(grid or [])
+        catalog = open_catalog(backbone, weights, quiet=as_json)
+        files = list(image_files(photos))
+        if not files:
+            raise ValueError("no photos found in the given paths")
+        registered = []
+        for f in files:
+            try:
+                registered.append((catalog.register(f).id, str(f.resolve())))
+            except ValueError as exc:
+                err.print(f"[red]skipped:[/] {exc}", highlight=False)
+        guide_list = [(catalog.register_guide(g)[0], str(g.resolve())) for g in guides or []] or [(None, None)]
+        tasks = plan(registered, guide_list, base, grid_values, output_dir, backbone=catalog.net.name,
+                     weights=str(weights) if weights else None)
+    executor = None
+    if dask:
+        from distributed import Client, LocalCluster
+
+        client = Client(LocalCluster(n_workers=workers, threads_per_worker=1) if dask == "local" else dask)
+        executor = client.get_executor()
+    elif workers > 1:
+        executor = local_pool(workers)
+    with progress(len(tasks), "sweeping", enabled=not as_json) as bar:
+        report = run_sweep(catalog, tasks, executor, on_task=bar)
+    if executor is not None:
+        executor.shutdown()
+    sheets = []
+    for photo_id, _ in registered:
+        mine = [t for t in tasks if t.photo_id == photo_id]
+        sheet, shape = contact_sheet(mine, Path(mine[0].output).parents[1] / "contact_sheet.png")
+        sheets.append({"photo_id": photo_id, "path": str(sheet), "rows": shape[0], "columns": shape[1]})
+    if as_json:
+        print_json({"tasks": len(tasks), "rendered": report.rendered, "skipped": report.skipped,
+                    "failed": [{"output": o, "error": e} for o, e in report.failed], "contact_sheets": sheets})
+    else:
+        out.print(f"{len(tasks)} renders: {len(report.rendered)} new, {len(report.skipped)} already done, "
+                  f"{len(report.failed)} failed")
+        for o, e in report.failed:
+            err.print(f"[red]failed:[/] {o}: {e}", highlight=False)
+        for sheet in sheets:
+            out.print(f"contact sheet: {sheet['path']}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
 @app.command("eval")
 def evaluate_cmd(
     plot: Annotated[Path, typer.Option(help="Where to save the learning-curve PNG")] = Path("learning_curve.png"),

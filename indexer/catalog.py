@@ -55,6 +55,11 @@ def image_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
             yield p
 
 
+def png_metadata(params: RenderParams, backbone: str | None) -> dict[str, str]:
+    """What every render's PNG carries: its full parameters and the backbone that dreamt it."""
+    return {"prismarec:params": params.to_json(), "prismarec:backbone": backbone or "none"}
+
+
 class Catalog:
     def __init__(self, db: Database, net: Backbone, index_folder: Path | None = None):
         self.db, self.net = db, net
@@ -142,9 +147,11 @@ class Catalog:
         """Render, write the PNG (atomically, parameters in its metadata), then record it; returns the id."""
         guide_id, guide_image = guide if guide else (None, None)
         result = render(photo.image, params, self.net, guide=guide_image, on_step=on_step)
-        save_png(result.image, output, {"prismarec:params": params.to_json(),
-                                        "prismarec:backbone": result.backbone or "none"})
+        save_png(result.image, output, png_metadata(params, result.backbone))
+        return self.record(photo.id, guide_id, params, result.backbone, output, result.timings), result
+
+    def record(self, photo_id: int, guide_id: int | None, params: RenderParams, backbone: str | None,
+               output: str | os.PathLike, timings: dict[str, float]) -> int:
+        """Store a render whose PNG is already written; returns its id."""
         with self.db.session() as s:
-            row = add_render(s, photo.id, guide_id, params, result.backbone, str(Path(output).resolve()),
-                             result.timings)
-            return row.id, result
+            return add_render(s, photo_id, guide_id, params, backbone, str(Path(output).resolve()), timings).id

@@ -1,0 +1,152 @@
+"""Parameter sweeps — the book's PrismaMaster, resumable and parallel.
+
+Every combination of photos, guides and grid values is rendered and recorded. A render whose
+photo, guide and parameters are already in the database (and whose file exists) is skipped,
+so an interrupted sweep finishes the rest when run again. Work runs in this process, in a
+pool of local processes (`workers`), or on any `concurrent.futures` executor — such as a
+Dask cluster's `Client.get_executor()` for sweeps bigger than one machine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from db.store import find_render
+from indexer.catalog import Catalog, png_metadata
+from renderer.images import load_image, save_png
+from renderer.params import RenderParams, field_names, parse_value
+from renderer.pipeline import render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    photo_id: int
+    photo_path: str
+    guide_id: int | None
+    guide_path: str | None
+    params: RenderParams
+    output: str
+    label: tuple[tuple[str, Any], ...]  # the varying values, in grid order
+    backbone: str = "auto"
+    weights: str | None = None
+
+
+@dataclass
+class SweepReport:
+    rendered: list[int] = field(default_factory=list)  # new render ids
+    skipped: list[int] = field(default_factory=list)  # render ids found from an earlier run
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (output, why)
+
+
+def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
+    """`["layer=a,b", "rb_rate=0.85,1"]` -> `{"layer": ["a", "b"], "rb_rate": [0.85, 1]}`."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        if not sep or not values:
+            raise ValueError(f"expected --grid key=v1,v2,..., got {item!r}")
+        if key not in field_names():
+            raise ValueError(f"unknown parameter {key!r} in --grid; valid: {', '.join(field_names())}")
+        if key in grid:
+            raise ValueError(f"--grid {key} given twice")
+        grid[key] = [parse_value(v) for v in values.split(",")]
+    return grid
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", str(value)).strip("_") or "none"
+
+
+def plan(photos: list[tuple[int, str]], guides: list[tuple[int | None, str | None]], base: RenderParams,
+         grid: dict[str, list[Any]], outdir: Path, *, backbone: str = "auto", weights: str | None = None
+         ) -> list[SweepTask]:
+    """All tasks of the sweep, validated up front; file names carry only what varies."""
+    keys = list(grid)
+    combos = [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
+    params_list = [base.replace(**combo) for combo in combos]  # raises on a bad value before any work
+    varying = [k for k in keys if len(grid[k]) > 1]
+    stems = [Path(p).stem for _, p in photos]
+    tasks = []
+    for (photo_id, photo_path), stem in zip(photos, stems, strict=True):
+        folder = outdir / (stem if stems.count(stem) == 1 else f"{stem}-{photo_id}")
+        for guide_id, guide_path in guides:
+            guide_name = Path(guide_path).stem if guide_path else "none"
+            for combo, params in zip(combos, params_list, strict=True):
+                name = "_".join(f"{k.replace('_', '')}-{_slug(combo[k])}" for k in varying) or "render"
+                label = ((("guide", guide_name),) if len(guides) > 1 else ()) + tuple((k, combo[k]) for k in varying)
+                tasks.append(SweepTask(photo_id, photo_path, guide_id, guide_path, params,
+                                       str(folder / guide_name / f"{name}.png"), label, backbone, weights))
+    return tasks
+
+
+def render_task(task: SweepTask) -> tuple[str | None, dict[str, float]]:
+    """Render one task and write its PNG; runs in any worker (the backbone loads once per process)."""
+    from renderer.backbones import load_backbone
+
+    net = load_backbone(task.backbone, task.weights) if task.params.layer is not None else None
+    guide = load_image(task.guide_path) if task.guide_path else None
+    result = render(load_image(task.photo_path), task.params, net, guide=guide)
+    save_png(result.image, task.output, png_metadata(task.params, result.backbone))
+    return result.backbone, result.timings
+
+
+def _limit_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def local_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes sharing the cores; each loads the model on its first task."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_limit_threads,
+                               initargs=(threads,))
+
+
+def run(catalog: Catalog, tasks: list[SweepTask], executor: Executor | None = None,
+        on_task: Callable[[], None] | None = None) -> SweepReport:
+    """Render what is not done yet, record each render as it finishes, carry on past failures."""
+    report = SweepReport()
+    pending = []
+    for task in tasks:
+        with catalog.db.session() as s:
+            done = find_render(s, task.photo_id, task.guide_id, task.params)
+            done_id = done.id if done is not None and Path(done.output_path).exists() else None
+        if done_id is not None:
+            report.skipped.append(done_id)
+            if on_task:
+                on_task()
+        else:
+            pending.append(task)
+
+    def finish(task: SweepTask, outcome: Callable[[], tuple[str | None, dict[str, float]]]) -> None:
+        try:
+            backbone, timings = outcome()
+            report.rendered.append(catalog.record(task.photo_id, task.guide_id, task.params, backbone,
+                                                  task.output, timings))
+        except Exception as exc:  # a failed render is reported and the sweep goes on
+            log.warning("render %s failed: %s", task.output, exc)
+            report.failed.append((task.output, f"{type(exc).__name__}: {exc}"))
+        if on_task:
+            on_task()
+
+    if executor is None:
+        for task in pending:
+            finish(task, lambda task=task: render_task(task))
+    else:
+        futures = {executor.submit(render_task, task): task for task in pending}
+        for future in as_completed(futures):
+            finish(futures[future], future.result)
+    return report
