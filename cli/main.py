@@ -24,8 +24,10 @@ from .common import build_params, err, fail, out, print_json, progress, setup_lo
 
 app = typer.Typer(help="Prisma-like artworks from photos, with parameters learnt from curated renders.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+curator_app = typer.Typer(help="Manage curators who sign in to the web page.", no_args_is_help=True)
 index_app = typer.Typer(help="Inspect or rebuild the FAISS index (a cache of the database).", no_args_is_help=True)
 app.add_typer(index_app, name="index")
+app.add_typer(curator_app, name="curator")
 
 BackboneOpt = Annotated[str, typer.Option(help=f"auto (GoogLeNet if its weights are present), {', '.join(BACKBONES)}")]
 WeightsOpt = Annotated[Path | None, typer.Option(help="GoogLeNet weights file (torchvision state dict)")]
@@ -299,6 +301,34 @@ def sweep(
             out.print(f"contact sheet: {sheet['path']}")
     if report.failed:
         raise typer.Exit(1)
+
+
+@curator_app.command("add")
+def curator_add(name: Annotated[str, typer.Argument(help="Curator name, recorded with every verdict")]) -> None:
+    """Create a curator (or replace their token) and print the sign-in token once."""
+    from db.store import add_curator_token
+
+    with user_errors(), Database(_state["db"]).session() as s:
+        token = add_curator_token(s, name)
+    out.print(f"curator {name}: sign-in token (shown once)\n{token}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on (127.0.0.1: this machine only)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    backbone: BackboneOpt = "auto",
+    weights: WeightsOpt = None,
+) -> None:
+    """Serve the curator's web page: gallery, review (keyboard tagging), tune with live preview, similar."""
+    import uvicorn
+
+    from studio.web import create_app
+
+    with user_errors():
+        web = create_app(_state["db"], backbone, str(weights) if weights else None)
+    err.print(f"prismarec on http://{host}:{port}/  (sign-in tokens: prismarec curator add NAME)")
+    uvicorn.run(web, host=host, port=port, log_level="warning")
 
 
 @app.command("eval")

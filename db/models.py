@@ -81,6 +81,8 @@ class Render(Base):
     params: Mapped[str] = mapped_column(Text)
     params_hash: Mapped[str] = mapped_column(String(64))
     backbone: Mapped[str | None] = mapped_column(String(64))
+    layer: Mapped[str | None] = mapped_column(String(64), index=True)  # copied from params, for filtering
+    mask: Mapped[str | None] = mapped_column(String(64), index=True)
     output_path: Mapped[str] = mapped_column(Text)
     timings: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

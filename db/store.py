@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -83,7 +84,8 @@ def embedding_signature(s: Session, backbone: str) -> tuple[int, int]:
 def add_render(s: Session, photo_id: int, guide_id: int | None, params: RenderParams, backbone: str | None,
                output_path: str, timings: dict[str, float]) -> Render:
     render = Render(photo_id=photo_id, guide_id=guide_id, params=params.to_json(), params_hash=params_hash(params),
-                    backbone=backbone, output_path=output_path, timings=json.dumps(timings))
+                    backbone=backbone, layer=params.layer, mask=params.mask, output_path=output_path,
+                    timings=json.dumps(timings))
     s.add(render)
     s.flush()
     return render
@@ -148,3 +150,71 @@ def curated(s: Session, photo_ids: Iterable[int] | None = None) -> list[CuratedR
     if photo_ids is not None:
         q = q.where(Render.photo_id.in_(list(photo_ids)))
     return [CuratedRender(r[0], r[1], r[2], RenderParams.from_json(r[3]), r[4], r[5], r[6]) for r in s.execute(q)]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_curator_token(s: Session, name: str) -> str:
+    """Create (or re-key) a curator and return their new sign-in token; only its hash is stored."""
+    token = secrets.token_urlsafe(24)
+    curator(s, name).token_hash = hash_token(token)
+    return token
+
+
+def curator_by_token(s: Session, token: str | None) -> Curator | None:
+    if not token:
+        return None
+    return s.scalar(select(Curator).where(Curator.token_hash == hash_token(token)))
+
+
+def embedding_of(s: Session, photo_id: int, backbone: str) -> np.ndarray | None:
+    blob = s.scalar(select(Embedding.vector).where(Embedding.photo_id == photo_id, Embedding.backbone == backbone))
+    return None if blob is None else np.frombuffer(blob, "<f4").astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RenderFilter:
+    """Gallery filters; None means any."""
+
+    verdict: str | None = None  # good | bad | untagged
+    curator: str | None = None
+    layer: str | None = None
+    mask: str | None = None
+    guide_id: int | None = None  # 0 means "no guide"
+    photo_id: int | None = None
+    sort: str = "date"  # date | score
+
+
+def list_renders(s: Session, f: RenderFilter, limit: int = 60, offset: int = 0) -> list[tuple[Render, float | None]]:
+    """Renders with their mean current score, filtered and sorted for the gallery."""
+    score = (select(func.avg(Verdict.score)).where(Verdict.render_id == Render.id, Verdict.current.is_(True))
+             .correlate(Render).scalar_subquery())
+    q = select(Render, score.label("score"))
+    if f.verdict in VERDICTS or f.curator:
+        judged = select(Verdict.render_id).join(Curator).where(Verdict.current.is_(True))
+        if f.verdict in VERDICTS:
+            judged = judged.where(Verdict.verdict == f.verdict)
+        if f.curator:
+            judged = judged.where(Curator.name == f.curator)
+        q = q.where(Render.id.in_(judged))
+    elif f.verdict == "untagged":
+        q = q.where(~Render.id.in_(select(Verdict.render_id).where(Verdict.current.is_(True))))
+    if f.layer:
+        q = q.where(Render.layer == f.layer)
+    if f.mask:
+        q = q.where(Render.mask == f.mask)
+    if f.guide_id is not None:
+        q = q.where(Render.guide_id.is_(None) if f.guide_id == 0 else Render.guide_id == f.guide_id)
+    if f.photo_id is not None:
+        q = q.where(Render.photo_id == f.photo_id)
+    order = (score.desc().nulls_last(), Render.id.desc()) if f.sort == "score" else (Render.id.desc(),)
+    return [(r, sc) for r, sc in s.execute(q.order_by(*order).limit(limit).offset(offset)).all()]
+
+
+def current_verdicts(s: Session, render_id: int) -> list[tuple[str, str, int | None, str | None]]:
+    """(curator, verdict, score, note) of a render's current verdicts."""
+    rows = s.execute(select(Curator.name, Verdict.verdict, Verdict.score, Verdict.note).join(Curator)
+                     .where(Verdict.render_id == render_id, Verdict.current.is_(True)).order_by(Curator.name))
+    return [tuple(r) for r in rows]

@@ -65,6 +65,18 @@ def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
     return grid
 
 
+def neighbourhood(params: RenderParams, layers: list[str]) -> dict[str, list[Any]]:
+    """A small grid around the current values ("sweep from here"): this layer and the next one,
+    this rate and 0.1 less, half, same and double the medium window."""
+    grid: dict[str, list[Any]] = {}
+    if params.layer in layers:
+        i = layers.index(params.layer)
+        grid["layer"] = layers[i : i + 2]
+    grid["rb_rate"] = sorted({params.rb_rate, round(max(0.0, params.rb_rate - 0.1), 2)}, reverse=True)
+    grid["n2"] = sorted({max(1, params.n2 // 2), params.n2, min(480, params.n2 * 2)})
+    return grid
+
+
 def _slug(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", str(value)).strip("_") or "none"
 

@@ -114,3 +114,24 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
 def test_bad_url_is_a_clear_error():
     with pytest.raises(ValueError, match="not a database URL"):
         Database("not a url")
+
+
+def test_upgrade_from_first_revision_keeps_and_backfills_data(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.exec_driver_sql("INSERT INTO photos VALUES (1, 'h', '/p.png', 1, 1, '2026-01-01')")
+        conn.exec_driver_sql(
+            "INSERT INTO renders (id, photo_id, params, params_hash, output_path, timings, created_at) "
+            f"VALUES (1, 1, '{RenderParams(layer='conv2/3x3', mask='stdmean').to_json()}', 'x', '/o.png', '{{}}', "
+            "'2026-01-01')")
+    engine.dispose()
+    with Database(url).session() as s:
+        render = s.get(Render, 1)
+        assert (render.layer, render.mask) == ("conv2/3x3", "stdmean")
