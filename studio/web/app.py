@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import io
 import json
+import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from renderer.pipeline import render
 
 from .security import COOKIE, MAX_UPLOAD_BYTES, check_upload, csrf_ok, csrf_token, server_secret
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 PREVIEW_WIDTH = 192
 MASK_CHOICES = [*MASK_PARTS, "otsu+features", "otsu+stdmean", "stdmean+features", "otsu+stdmean+features"]
@@ -70,6 +72,14 @@ def controls(params: RenderParams, layers: list[str]) -> list[dict[str, Any]]:
             spec |= {"kind": "number", "value": "" if value is None else value}
         out.append(spec)
     return out
+
+
+def _report_sweep(future: Future) -> None:
+    if future.exception() is not None:
+        log.error("queued sweep failed: %s", future.exception())
+    else:
+        report = future.result()
+        log.info("queued sweep: %d rendered, %d failed", len(report.rendered), len(report.failed))
 
 
 def create_app(db_url: str | None = None, backbone: str = "auto", weights: str | None = None) -> FastAPI:
@@ -271,7 +281,7 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
         guide = [(guide_id, _path("guide", guide_id))] if guide_id else [(None, None)]
         tasks = plan([(photo_id, photo_path)], guide, params, neighbourhood(params, cat.net.layer_names),
                      renders_dir() / "sweeps", backbone=cat.net.name, weights=weights)
-        sweeps.submit(run_sweep, cat, tasks)
+        sweeps.submit(run_sweep, cat, tasks).add_done_callback(_report_sweep)
         return JSONResponse({"queued": len(tasks)})
 
     @app.post("/api/upload")

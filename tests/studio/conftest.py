@@ -1,0 +1,38 @@
+"""A small curated installation for the web tests: two photos, renders, a signed-up curator."""
+
+import pytest
+from PIL import Image
+
+from db import Database
+from db.store import add_curator_token, tag
+from indexer.catalog import Catalog
+from renderer import load_backbone
+from renderer.params import RenderParams
+
+
+@pytest.fixture
+def site(tmp_path, data_home, photos):
+    db_url = f"sqlite:///{data_home / 'web.db'}"
+    catalog = Catalog(Database(db_url), load_backbone("efficientnet-lite0", device="cpu"))
+    ids = {}
+    for name in ("chelsea", "coffee"):
+        path = tmp_path / f"{name}.png"
+        Image.fromarray(photos[name]).save(path)
+        ids[name] = catalog.register(path).id
+    guide_path = tmp_path / "rocket.png"
+    Image.fromarray(photos["rocket"]).save(guide_path)
+    guide = catalog.register_guide(guide_path)
+    renders = []
+    for i, params in enumerate([RenderParams(size=64, iter_n=2, n2=20), RenderParams(size=64, iter_n=2, dd=False),
+                                RenderParams(size=64, layer=None, mask="stdmean")]):
+        photo = catalog.register(tmp_path / "chelsea.png")
+        rid, _ = catalog.render(photo, params, data_home / "renders" / f"r{i}.png", guide=guide if i == 1 else None)
+        renders.append(rid)
+    coffee = catalog.register(tmp_path / "coffee.png")
+    good_id, _ = catalog.render(coffee, RenderParams(size=64, iter_n=2, n2=40, rb_rate=0.9),
+                                data_home / "renders" / "good.png")
+    with catalog.db.session() as s:
+        tag(s, good_id, "bob", "good", 5)
+        token = add_curator_token(s, "ann")
+    return {"db_url": db_url, "catalog": catalog, "photos": ids, "renders": renders, "good": good_id,
+            "token": token, "guide": guide[0]}

@@ -1,0 +1,133 @@
+import io
+import re
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import func, select
+
+from db import Render
+from db.store import current_verdicts
+from studio.web import create_app
+
+
+@pytest.fixture
+def client(site):
+    return TestClient(create_app(site["db_url"], backbone="efficientnet-lite0"))
+
+
+def sign_in(client, site) -> str:
+    assert client.post("/login", data={"token": site["token"]}, follow_redirects=False).status_code == 303
+    return re.search(r'name="csrf" content="([0-9a-f]+)"', client.get("/").text).group(1)
+
+
+def test_pages_render_for_everyone(client, site):
+    page = client.get("/")
+    assert page.status_code == 200 and "read-only" in page.text
+    assert all(f'/render/{r}"' in page.text for r in site["renders"])
+    review = client.get(f"/render/{site['renders'][1]}")
+    assert review.status_code == 200 and "conv2/3x3_reduce" in review.text and "/files/guide/" in review.text
+    assert client.get(f"/tune/{site['photos']['chelsea']}").status_code == 200
+    assert client.get("/render/9999").status_code == 404
+
+
+def test_gallery_filters_and_sorts(client, site):
+    good = client.get("/?verdict=good").text
+    assert f'/render/{site["good"]}"' in good and f'/render/{site["renders"][0]}"' not in good
+    untagged = client.get("/?verdict=untagged").text
+    assert f'/render/{site["good"]}"' not in untagged and f'/render/{site["renders"][0]}"' in untagged
+    by_mask = client.get("/?mask=stdmean").text
+    assert by_mask.count('class="card"') == 1
+    assert client.get(f"/?guide={site['guide']}").text.count('class="card"') == 1
+    ranked = client.get("/?sort=score").text
+    assert ranked.index(f'/render/{site["good"]}"') < ranked.index(f'/render/{site["renders"][0]}"')
+
+
+def test_tagging_needs_a_token_and_csrf(client, site):
+    rid = site["renders"][0]
+    assert client.post(f"/api/renders/{rid}/verdict", json={"verdict": "good"}).status_code == 401
+    csrf = sign_in(client, site)
+    assert client.post(f"/api/renders/{rid}/verdict", json={"verdict": "good"}).status_code == 403
+    assert client.post(f"/api/renders/{rid}/verdict", json={"verdict": "good"},
+                       headers={"X-CSRF-Token": "0" * 64}).status_code == 403
+    ok = client.post(f"/api/renders/{rid}/verdict", json={"verdict": "bad", "score": 2},
+                     headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 200
+    with site["catalog"].db.session() as s:
+        assert current_verdicts(s, rid) == [("ann", "bad", 2, None)]
+    bad = client.post(f"/api/renders/{rid}/verdict", json={"verdict": "meh"}, headers={"X-CSRF-Token": csrf})
+    assert bad.status_code == 422
+
+
+def test_bulk_tagging(client, site):
+    csrf = sign_in(client, site)
+    resp = client.post("/api/verdicts", json={"render_ids": site["renders"], "verdict": "good"},
+                       headers={"X-CSRF-Token": csrf})
+    assert resp.status_code == 200
+    with site["catalog"].db.session() as s:
+        assert all(current_verdicts(s, r)[0][:2] == ("ann", "good") for r in site["renders"])
+
+
+def test_preview_is_a_small_png_that_follows_the_controls(client, site):
+    body = {"photo_id": site["photos"]["chelsea"], "params": {"size": 480, "layer": None, "n2": 10}}
+    first = client.post("/api/preview", json=body)
+    assert first.status_code == 200 and first.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(first.content)).size == (192, 192)
+    body["params"]["dd"] = False
+    assert client.post("/api/preview", json=body).content != first.content
+    body["params"]["n1"] = 0
+    assert client.post("/api/preview", json=body).status_code == 422
+
+
+def test_render_and_sweep_from_the_tune_page(client, site):
+    csrf = sign_in(client, site)
+    body = {"photo_id": site["photos"]["coffee"], "params": {"size": 64, "iter_n": 1, "octave_n": 1, "n2": 12}}
+    made = client.post("/api/render", json=body, headers={"X-CSRF-Token": csrf})
+    assert made.status_code == 200
+    with site["catalog"].db.session() as s:
+        assert '"n2": 12' in s.get(Render, made.json()["render_id"]).params
+        before = s.scalar(select(func.count(Render.id)))
+    body["params"]["n2"] = 14  # a fresh neighbourhood: nothing in it is rendered yet
+    queued = client.post("/api/sweep", json=body, headers={"X-CSRF-Token": csrf}).json()["queued"]
+    assert queued >= 6
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with site["catalog"].db.session() as s:
+            if s.scalar(select(func.count(Render.id))) == before + queued:
+                break
+        time.sleep(0.5)
+    else:
+        pytest.fail("queued sweep did not finish")
+
+
+def test_similar_page_offers_the_neighbours_parameters(client, site):
+    page = client.get(f"/similar/{site['photos']['chelsea']}")
+    assert page.status_code == 200 and "Apply these parameters" in page.text
+    assert "%22n2%22%3A%2040" in page.text.replace("%22n2%22%3A+40", "%22n2%22%3A%2040")
+
+
+@pytest.mark.parametrize("url", ["/files/render/..%2F..%2F..%2Fetc%2Fpasswd", "/files/../../etc/passwd",
+                                 "/static/..%2F..%2Fpyproject.toml", "/files/secret/1", "/files/photo/999"])
+def test_paths_outside_the_data_never_served(client, url):
+    resp = client.get(url)
+    assert resp.status_code in (404, 422) and "root:" not in resp.text and "[project]" not in resp.text
+
+
+def test_uploads_are_checked_before_decoding(client, site):
+    files = {"photo": ("p.png", b"", "image/png")}
+    assert client.post("/api/upload", files=files).status_code == 401
+    csrf = sign_in(client, site)
+    not_image = client.post("/api/upload", data={"csrf": csrf}, files={"photo": ("x.png", b"hello", "image/png")})
+    assert not_image.status_code == 415
+    huge = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(huge, format="PNG")  # tiny file, 81 megapixels
+    too_big = client.post("/api/upload", data={"csrf": csrf}, files={"photo": ("h.png", huge.getvalue(), "image/png")})
+    assert too_big.status_code == 413 and "pixels" in too_big.text
+    good = io.BytesIO()
+    Image.new("RGB", (120, 80), "teal").save(good, format="JPEG")
+    ok = client.post("/api/upload", data={"csrf": csrf}, files={"photo": ("ok.jpg", good.getvalue(), "image/jpeg")},
+                     follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"].startswith("/tune/")
+    assert client.post("/api/upload", files={"photo": ("ok.jpg", good.getvalue(), "image/jpeg")},
+                       data={"csrf": "forged"}).status_code == 403
