@@ -9,7 +9,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: install demo test bench lint
+.PHONY: install demo test bench chromium
 install: $(STAMP)
 
 # The demo keeps its database, index and renders in demo/home, away from the user's data.
@@ -21,7 +21,12 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(VENV)/bin/recommend-and-render demo/photos/chelsea.png --guide demo/photos/hubble_deep_field.png \
 		-o demo/out
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium with Playwright.
+SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+test: $(STAMP) chromium
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 

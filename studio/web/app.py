@@ -63,12 +63,11 @@ def controls(params: RenderParams, layers: list[str]) -> list[dict[str, Any]]:
             spec |= {"kind": "select", "options": ["None", *ENHANCEMENTS]}
         elif str(f.type) == "bool":
             spec |= {"kind": "checkbox"}
-        elif f.name in RANGES and RANGES[f.name][1] - RANGES[f.name][0] <= 500:
+        elif f.name in RANGES and RANGES[f.name][1] - RANGES[f.name][0] <= 500 and "None" not in str(f.type):
             low, high = RANGES[f.name]
             step = 1 if str(f.type).startswith("int") else 0.01
-            spec |= {"kind": "range", "min": low, "max": high, "step": step,
-                     "value": value if value is not None else low}
-        else:
+            spec |= {"kind": "range", "min": low, "max": high, "step": step}
+        else:  # wide ranges and optional numbers (empty means None)
             spec |= {"kind": "number", "value": "" if value is None else value}
         out.append(spec)
     return out

@@ -131,3 +131,16 @@ def test_uploads_are_checked_before_decoding(client, site):
     assert ok.status_code == 303 and ok.headers["location"].startswith("/tune/")
     assert client.post("/api/upload", files={"photo": ("ok.jpg", good.getvalue(), "image/jpeg")},
                        data={"csrf": "forged"}).status_code == 403
+
+
+def test_controls_cover_every_parameter_and_optional_numbers_stay_empty():
+    from dataclasses import fields
+
+    from renderer.params import RenderParams
+    from studio.web.app import controls
+
+    specs = {c["name"]: c for c in controls(RenderParams(), ["conv2/3x3_reduce", "blocks.3"])}
+    assert set(specs) == {f.name for f in fields(RenderParams)}
+    assert specs["enhance_factor"]["kind"] == "number" and specs["enhance_factor"]["value"] == ""
+    assert specs["rb_rate"]["kind"] == "range" and (specs["rb_rate"]["min"], specs["rb_rate"]["max"]) == (0.0, 1.0)
+    assert specs["layer"]["options"][0] == "None" and specs["dd"]["kind"] == "checkbox"

@@ -1,0 +1,95 @@
+"""End to end in a real headless browser: Playwright driving Debian's Chromium against `prismarec serve`."""
+
+import json
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from db.store import current_verdicts
+from studio.web import create_app
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server(site):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    app = create_app(site["db_url"], backbone="efficientnet-lite0")
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(server, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.set_default_timeout(30_000)
+        yield pg
+        context.close()
+        browser.close()
+
+
+def sign_in(page, server, site):
+    page.goto(f"{server}/login")
+    page.fill("#token", site["token"])
+    page.click("#sign-in")
+    page.wait_for_url(f"{server}/")
+    assert page.inner_text("#who") == "signed in as ann"
+
+
+def test_sign_in_and_tag_with_the_keyboard(page, server, site):
+    sign_in(page, server, site)
+    rid = site["renders"][0]
+    page.goto(f"{server}/render/{rid}")
+    page.keyboard.press("g")
+    page.wait_for_selector("#toast.show")
+    page.keyboard.press("4")
+    page.wait_for_function("document.querySelector('#verdicts').textContent.includes('4/5')")
+    with site["catalog"].db.session() as s:
+        assert current_verdicts(s, rid) == [("ann", "good", 4, None)]
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(f"{server}/render/{site['renders'][1]}")
+
+
+def test_moving_a_slider_gives_a_new_preview(page, server, site):
+    sign_in(page, server, site)
+    page.goto(f"{server}/tune/{site['photos']['chelsea']}")
+    page.wait_for_function("document.querySelector('#preview').dataset.generation === '1'")
+    first = page.get_attribute("#preview", "src")
+    page.fill("input[name=n2]", "60")
+    page.wait_for_function("document.querySelector('#preview').dataset.generation === '2'")
+    assert page.get_attribute("#preview", "src") != first
+    assert page.inner_text("#preview-status") == "preview up to date"
+
+
+def test_apply_a_neighbours_parameters(page, server, site):
+    page.goto(f"{server}/similar/{site['photos']['chelsea']}")
+    link = page.locator("a.apply").first
+    recommended = json.loads(page.locator(".set code").first.inner_text())
+    link.click()
+    page.wait_for_url(f"{server}/tune/**")
+    assert page.input_value("input[name=n2]") == str(recommended["n2"]) == "40"
+    assert page.input_value("input[name=rb_rate]") == "0.9"
