@@ -166,6 +166,27 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
         return page(request, "tune.html", photo_id=photo_id, guide_id=guide, controls=controls(start, layers),
                     params=start.to_dict())
 
+    @app.get("/sheet/{photo_id}", response_class=HTMLResponse)
+    def sheet(request: Request, photo_id: int) -> HTMLResponse:
+        """A photo's renders as a contact sheet: columns by the last parameter that varies, rows by the rest."""
+        _path("photo", photo_id)
+        with db.session() as s:
+            rows = list_renders(s, RenderFilter(photo_id=photo_id), limit=400)
+            cells = [{"id": r.id, "params": json.loads(r.params), "guide": r.guide_id,
+                      "verdicts": current_verdicts(s, r.id)} for r, _ in rows[::-1]]
+        varying = [k for k in RenderParams().to_dict()
+                   if len({json.dumps(c["params"][k]) for c in cells}) > 1] + (
+            ["guide"] if len({c["guide"] for c in cells}) > 1 else [])
+        for c in cells:
+            c["params"]["guide"] = c["guide"]
+        col_key = varying[-1] if varying else None
+        cols = sorted({json.dumps(c["params"][col_key]) for c in cells}) if col_key else ["null"]
+        grid: dict[str, dict[str, dict]] = {}
+        for c in cells:
+            row = ", ".join(f"{k}={c['params'][k]}" for k in varying[:-1])
+            grid.setdefault(row, {})[json.dumps(c["params"][col_key]) if col_key else "null"] = c
+        return page(request, "sheet.html", photo_id=photo_id, col_key=col_key, cols=cols, grid=grid)
+
     @app.get("/similar/{photo_id}", response_class=HTMLResponse)
     def similar(request: Request, photo_id: int) -> HTMLResponse:
         cat = catalog()

@@ -93,3 +93,46 @@ def test_apply_a_neighbours_parameters(page, server, site):
     page.wait_for_url(f"{server}/tune/**")
     assert page.input_value("input[name=n2]") == str(recommended["n2"]) == "40"
     assert page.input_value("input[name=rb_rate]") == "0.9"
+
+
+def test_sweep_review_sheet_tag_best_then_recommend_picks_it(page, server, site, tmp_path, photos):
+    """The whole curator loop in the browser, then `recommend` on a similar photo."""
+    from PIL import Image
+    from sqlalchemy import func, select
+
+    from db import Render
+    from recommender import recommend
+    from recommender.ranking import style_of
+    from renderer.params import RenderParams
+
+    sign_in(page, server, site)
+    chelsea = site["photos"]["chelsea"]
+    page.goto(f"{server}/tune/{chelsea}")
+    page.fill("input[name=size]", "64")
+    page.fill("input[name=iter_n]", "2")
+    page.fill("input[name=n2]", "30")
+    page.click("#sweep-btn")
+    page.wait_for_selector("#sheet-link:not([hidden])")
+    queued = int(page.get_attribute("#sheet-link", "data-queued"))
+    with site["catalog"].db.session() as s:
+        target = s.scalar(select(func.count(Render.id))) + queued
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        with site["catalog"].db.session() as s:
+            if s.scalar(select(func.count(Render.id))) >= target:
+                break
+        time.sleep(0.5)
+    page.click("#sheet-link")
+    page.wait_for_url(f"{server}/sheet/{chelsea}")
+    assert page.locator(".sheet img").count() == queued + 3  # the sweep and the three earlier renders
+    best = page.locator(".tag-best").nth(5)
+    best_id = int(best.get_attribute("data-render"))
+    best.click()
+    page.wait_for_selector(f".tag-best[data-render='{best_id}'][disabled]")
+    with site["catalog"].db.session() as s:
+        chosen = style_of(RenderParams.from_json(s.get(Render, best_id).params))
+
+    crop = tmp_path / "chelsea-crop.png"
+    Image.fromarray(photos["chelsea"][30:280, 40:420]).save(crop)
+    rec = recommend(site["catalog"], str(crop))
+    assert not rec.fallback and rec.params == chosen

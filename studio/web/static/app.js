@@ -114,12 +114,29 @@ function setupTune(root) {
     try {
       const data = await (await post("/api/sweep", { ...base, params: readParams(form) })).json();
       toast(`queued a sweep of ${data.queued} renders`);
+      const link = document.getElementById("sheet-link");
+      link.hidden = false;
+      link.dataset.queued = String(data.queued);
     } catch (e) { toast(e.message, true); }
   });
   refresh();
 }
 
+// -- contact sheet: tag the best render in one click ------------------------------------------------
+function setupSheet() {
+  document.querySelectorAll(".tag-best").forEach((btn) =>
+    btn.addEventListener("click", async () => {
+      try {
+        await post(`/api/renders/${btn.dataset.render}/verdict`, { verdict: "good", score: 5 });
+        btn.textContent = "tagged good 5";
+        btn.disabled = true;
+        toast(`render ${btn.dataset.render}: good 5/5`);
+      } catch (e) { toast(e.message, true); }
+    }));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setupSheet();
   const review = document.getElementById("review");
   if (review) setupReview(review);
   const bulk = document.getElementById("bulk");
