@@ -1,0 +1,58 @@
+"""Backbone choice and the GoogLeNet layer table, with weights from a file (never a silent fallback)."""
+
+import numpy as np
+import pytest
+import torch
+from torchvision.models import googlenet
+
+from renderer import RenderParams, render
+from renderer.backbones import GOOGLENET_FILE, BackboneError, load_backbone, resolve_backbone_name
+
+EXPECTED_CHANNELS = {"conv1/7x7_s2": 64, "pool1/norm1": 64, "conv2/3x3_reduce": 64, "conv2/3x3": 192,
+                     "inception_3a/1x1": 64, "inception_3a/3x3_reduce": 96, "inception_3a/5x5_reduce": 16,
+                     "inception_3a/pool": 192, "inception_3a/pool_proj": 32, "inception_3a/output": 256,
+                     "inception_4c/output": 512, "inception_5b/output": 1024, "pool5/7x7_s1": 1024}
+
+
+@pytest.fixture
+def weights_file(tmp_path):
+    """A file in torchvision's GoogLeNet format (its values are irrelevant to the mapping)."""
+    torch.manual_seed(0)
+    path = tmp_path / GOOGLENET_FILE
+    torch.save(googlenet(weights=None, aux_logits=False, init_weights=True).state_dict(), path)
+    return path
+
+
+def test_auto_uses_efficientnet_without_googlenet_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    assert resolve_backbone_name("auto") == "efficientnet-lite0"
+
+
+def test_auto_uses_googlenet_when_its_weights_are_cached(tmp_path, monkeypatch, weights_file):
+    cache = tmp_path / "torch-home" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    (cache / GOOGLENET_FILE).write_bytes(weights_file.read_bytes())
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    assert resolve_backbone_name("auto") == "googlenet"
+
+
+def test_every_book_layer_maps_to_the_right_googlenet_blob(weights_file, photos):
+    net = load_backbone("googlenet", weights_file, device="cpu")
+    assert net.name == "googlenet" and net.weights == str(weights_file) and len(net.layer_names) == 82
+    x = net.normalize(torch.from_numpy(photos["coffee"][:224, :224].astype(np.float32)).permute(2, 0, 1)[None])
+    for layer, channels in EXPECTED_CHANNELS.items():
+        assert net.activation(x, layer).shape[1] == channels, layer
+    assert net.pooled(x).shape == (1, 1024)
+    out = render(photos["coffee"], RenderParams(size=96, iter_n=2, octave_n=2, layer="inception_3b/output"), net)
+    assert out.backbone == "googlenet" and out.image.shape == (96, 96, 3)
+
+
+def test_unusable_weights_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.pth"
+    torch.save({"not": torch.zeros(1)}, bad)
+    with pytest.raises(BackboneError, match="not a torchvision GoogLeNet state dict"):
+        load_backbone("googlenet", bad, device="cpu")
+    with pytest.raises(BackboneError, match="does not exist"):
+        load_backbone("googlenet", tmp_path / "missing.pth", device="cpu")
+    with pytest.raises(BackboneError, match="unknown backbone 'vgg'"):
+        load_backbone("vgg")
