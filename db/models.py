@@ -30,16 +30,21 @@ class Base(DeclarativeBase):
     pass
 
 
-class Photo(Base):
-    """An input photo; the same bytes (by SHA-256) are one photo wherever they live."""
+class ImageFile:
+    """Columns shared by photos and guides: one row per distinct content (SHA-256)."""
 
-    __tablename__ = "photos"
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     path: Mapped[str] = mapped_column(Text)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Photo(ImageFile, Base):
+    """An input photo; the same bytes are one photo wherever they live."""
+
+    __tablename__ = "photos"
     embeddings: Mapped[list[Embedding]] = relationship(back_populates="photo", cascade="all, delete-orphan")
     renders: Mapped[list[Render]] = relationship(back_populates="photo", foreign_keys="Render.photo_id")
 
@@ -58,16 +63,10 @@ class Embedding(Base):
     photo: Mapped[Photo] = relationship(back_populates="embeddings")
 
 
-class Guide(Base):
-    """A guide image (by content hash) whose pixels fill what the mask drops."""
+class Guide(ImageFile, Base):
+    """A guide image whose pixels fill what the mask drops."""
 
     __tablename__ = "guides"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    path: Mapped[str] = mapped_column(Text)
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Render(Base):

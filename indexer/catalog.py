@@ -15,7 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from db import Database
-from db.store import add_embedding, add_guide, add_photo, add_render, content_hash, has_embedding, photo_by_hash
+from db.store import (
+    add_embedding,
+    add_guide,
+    add_photo,
+    add_render,
+    content_hash,
+    embedding_of,
+    has_embedding,
+    photo_by_hash,
+)
 from renderer.backbones import Backbone
 from renderer.images import ImageError, load_image, read_image_file, save_png
 from renderer.params import RenderParams
@@ -75,16 +84,17 @@ class Catalog:
         sha = content_hash(data)
         with self.db.session() as s:
             photo, _ = add_photo(s, sha, str(Path(path).resolve()), image.shape[1], image.shape[0])
-            known = has_embedding(s, photo.id, self.net.name)
+            stored = embedding_of(s, photo.id, self.net.name)
             photo_id = photo.id
+        if stored is not None:
+            return Photo(photo_id, path, image, stored)
         if vector is None:
             vector = embed([image], self.net)[0]
-        if not known:
-            with self.db.session() as s:
-                if not has_embedding(s, photo_id, self.net.name):
-                    add_embedding(s, photo_id, self.net.name, vector)
-            if update_index:
-                self.index.refresh()
+        with self.db.session() as s:
+            if not has_embedding(s, photo_id, self.net.name):  # another process may have just added it
+                add_embedding(s, photo_id, self.net.name, vector)
+        if update_index:
+            self.index.refresh()
         return Photo(photo_id, path, image, vector)
 
     def ingest(self, paths: Iterable[str | os.PathLike], *, batch_size: int = 16,

@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from PIL import Image
+from starlette.concurrency import run_in_threadpool
 
 from db import Database, Guide, Photo, Render, data_home, renders_dir
 from db.store import (
@@ -261,27 +262,37 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
         params = params.replace(size=min(params.size, PREVIEW_WIDTH))
         photo = image_of("photo", int(body.get("photo_id", 0)))
         guide = image_of("guide", int(body["guide_id"])) if body.get("guide_id") else None
-        try:
+
+        def work() -> bytes:
             with render_lock:
                 out = render(photo, params, catalog().net, guide=guide).image
+            buf = io.BytesIO()
+            Image.fromarray(out).save(buf, format="PNG")
+            return buf.getvalue()
+
+        try:
+            png = await run_in_threadpool(work)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        buf = io.BytesIO()
-        Image.fromarray(out).save(buf, format="PNG")
-        return Response(buf.getvalue(), media_type="image/png")
+        return Response(png, media_type="image/png")
 
     @app.post("/api/render")
     async def full_render(request: Request) -> JSONResponse:
         require_curator(request, None)
         body = await request.json()
         params = params_from(body.get("params"))
-        cat = catalog()
-        photo = cat.register(_path("photo", int(body.get("photo_id", 0))))
+        photo_path = _path("photo", int(body.get("photo_id", 0)))
         guide = (int(body["guide_id"]), image_of("guide", int(body["guide_id"]))) if body.get("guide_id") else None
-        output = renders_dir() / f"web-{photo.id}-{content_hash(params.to_json().encode())[:12]}.png"
-        try:
+
+        def work() -> int:
+            cat = catalog()
+            photo = cat.register(photo_path)
+            output = renders_dir() / f"web-{photo.id}-{content_hash(params.to_json().encode())[:12]}.png"
             with render_lock:
-                render_id, _ = cat.render(photo, params, output, guide=guide)
+                return cat.render(photo, params, output, guide=guide)[0]
+
+        try:
+            render_id = await run_in_threadpool(work)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         return JSONResponse({"render_id": render_id})
@@ -317,7 +328,7 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
         path = folder / f"{content_hash(data)[:32]}.{fmt.lower()}"
         path.write_bytes(data)
         try:
-            registered = catalog().register(path)
+            registered = await run_in_threadpool(catalog().register, path)
         except ValueError as exc:
             raise HTTPException(415, str(exc)) from None
         return RedirectResponse(f"/tune/{registered.id}", status_code=303)

@@ -111,17 +111,20 @@ def test_sweep_review_sheet_tag_best_then_recommend_picks_it(page, server, site,
     page.fill("input[name=size]", "64")
     page.fill("input[name=iter_n]", "2")
     page.fill("input[name=n2]", "30")
+    with site["catalog"].db.session() as s:
+        before = s.scalar(select(func.count(Render.id)))
     page.click("#sweep-btn")
     page.wait_for_selector("#sheet-link:not([hidden])")
     queued = int(page.get_attribute("#sheet-link", "data-queued"))
-    with site["catalog"].db.session() as s:
-        target = s.scalar(select(func.count(Render.id))) + queued
+    target = before + queued
     deadline = time.time() + 90
     while time.time() < deadline:
         with site["catalog"].db.session() as s:
             if s.scalar(select(func.count(Render.id))) >= target:
                 break
         time.sleep(0.5)
+    else:
+        pytest.fail("the queued sweep did not finish")
     page.click("#sheet-link")
     page.wait_for_url(f"{server}/sheet/{chelsea}")
     assert page.locator(".sheet img").count() == queued + 3  # the sweep and the three earlier renders
