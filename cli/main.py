@@ -208,7 +208,8 @@ def recommend_and_render(
                 chosen = fixed_guide
                 if guide == "auto" and rec.guide_id is not None:
                     with catalog.db.session() as s:
-                        chosen = catalog.register_guide(s.get(Guide, rec.guide_id).path)
+                        guide_path = s.get(Guide, rec.guide_id).path
+                    chosen = catalog.register_guide(guide_path)
                 target = output_dir / f"{path.stem}.png"
                 render_id, _ = catalog.render(photo, params, target, guide=chosen)
                 results.append({"photo": str(path), "render_id": render_id, "output": str(target),

@@ -70,3 +70,17 @@ def test_recommend_and_render_continues_past_bad_files(tmp_path, photos):
     assert [r["photo"] for r in report["renders"]] == [str(good)]
     assert (outdir / "chelsea.png").exists() and report["failed"][0]["photo"] == str(bad)
     assert report["renders"][0]["fallback"] is True
+
+
+def test_guide_auto_takes_the_deciding_renders_guide(tmp_path, photos):
+    coffee, guide = _save(tmp_path, photos, "coffee"), _save(tmp_path, photos, "astronaut")
+    res = runner.invoke(app, ["render", str(coffee), "--guide", str(guide), "--set", "size=64", "--set", "iter_n=1",
+                              *LITE, "--json", "-o", str(tmp_path / "r.png")])
+    render_id = json.loads(res.stdout)["render_id"]
+    assert runner.invoke(app, ["tag", str(render_id), "--good", "--curator", "ann"]).exit_code == 0
+    crop = _save(tmp_path, photos, "coffee", (slice(10, 390), slice(20, 580)))
+    res = runner.invoke(app, ["recommend-and-render", str(crop), "--guide", "auto", "--set", "size=64",
+                              "-o", str(tmp_path / "out"), *LITE, "--json"])
+    assert res.exit_code == 0, res.output
+    made = json.loads(res.stdout)["renders"][0]
+    assert made["guide_id"] is not None and made["params"]["size"] == 64 and not made["fallback"]
