@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,39 +27,100 @@ class RenderResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
+class _Laps:
+    """Seconds per stage, measured between calls."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.clock = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = now - self.clock
+        self.clock = now
+
+
+def _check(params: RenderParams, net: Backbone | None, guide: np.ndarray | None) -> None:
+    """Fail on a missing backbone, an unknown layer or a missing guide before any work."""
+    if params.layer is not None:
+        if net is None:
+            raise ValueError("a backbone is needed to dream; pass net or set layer=None")
+        net.resolve(params.layer)
+    if params.guide_dream and guide is None:
+        raise ValueError("guide_dream needs a guide image")
+
+
+def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, laps: _Laps
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Every stage before the dream: (enhanced blend, mask, keep map, resized guide)."""
+    small = images.resize(photo, params.size, keep_size=params.keep_size)
+    small_guide = None if guide is None else images.resize(guide, small.shape[1], height=small.shape[0])
+    gray = images.to_gray(small)
+    laps("resize")
+    mask = make_mask(gray, params)
+    laps("mask")
+    keep = keep_map(mask, params)
+    mixed = blend(small, small_guide, keep, params)
+    laps("blend")
+    mixed = enhance(mixed, params)
+    laps("enhance")
+    return mixed, mask, keep, small_guide
+
+
 def render(photo: np.ndarray, params: RenderParams, net: Backbone | None, *, guide: np.ndarray | None = None,
            on_step: Callable[[], None] | None = None) -> RenderResult:
     """Render a `(H, W, 3)` uint8 photo (and optional guide) into the artwork.
 
     `net` may be None only when `params.layer` is None (no dream).
     """
-    if params.layer is not None and net is None:
-        raise ValueError("a backbone is needed to dream; pass net or set layer=None")
-    if params.layer is not None:
-        net.resolve(params.layer)  # fail on an unknown layer before any work
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = now - clock
-        clock = now
-
-    small = images.resize(photo, params.size, keep_size=params.keep_size)
-    small_guide = None if guide is None else images.resize(guide, small.shape[1], height=small.shape[0])
-    gray = images.to_gray(small)
-    lap("resize")
-    mask = make_mask(gray, params)
-    lap("mask")
-    keep = keep_map(mask, params)
-    mixed = blend(small, small_guide, keep, params)
-    lap("blend")
-    mixed = enhance(mixed, params)
-    lap("enhance")
+    _check(params, net, guide)
+    laps = _Laps()
+    mixed, mask, keep, small_guide = prepare(photo, params, guide, laps)
     steer = small_guide if params.guide_dream else None
-    if params.guide_dream and steer is None:
-        raise ValueError("guide_dream needs a guide image")
     out = dream(net, mixed, params, guide=steer, on_step=on_step) if params.layer is not None else mixed
-    lap("dream")
-    return RenderResult(out, mask, keep, params, net.name if net and params.layer else None, timings)
+    laps("dream")
+    return RenderResult(out, mask, keep, params, net.name if net and params.layer else None, laps.timings)
+
+
+def dream_key(params: RenderParams) -> tuple:
+    """Renders whose dream settings agree can share one batched forward/backward."""
+    return (params.layer, params.iter_n, params.octave_n, params.octave_scale, params.step_size, params.jitter,
+            params.seed)
+
+
+def render_many(jobs: Sequence[tuple[np.ndarray, RenderParams, np.ndarray | None]], net: Backbone | None
+                ) -> list[RenderResult | Exception]:
+    """Render several (photo, params, guide) jobs, dreaming same-shaped, same-setting ones as one batch.
+
+    Worth it on a GPU; a job's failure is returned in its place instead of stopping the others.
+    """
+    results: list[RenderResult | Exception] = []
+    batches: dict[tuple, list[int]] = {}
+    steers: dict[tuple, np.ndarray | None] = {}
+    for i, (photo, params, guide) in enumerate(jobs):
+        try:
+            _check(params, net, guide)
+            laps = _Laps()
+            mixed, mask, keep, small_guide = prepare(photo, params, guide, laps)
+        except Exception as exc:  # reported per job
+            results.append(exc)
+            continue
+        results.append(RenderResult(mixed, mask, keep, params, None, laps.timings))
+        if params.layer is not None:
+            key = (dream_key(params), mixed.shape, i if params.guide_dream else None)  # guided dreams go alone
+            batches.setdefault(key, []).append(i)
+            steers[key] = small_guide if params.guide_dream else None
+    for key, members in batches.items():
+        done = [results[i] for i in members]
+        start = time.perf_counter()
+        try:
+            outs = dream(net, [r.image for r in done], done[0].params, guide=steers[key])
+        except Exception as exc:  # reported per job
+            for i in members:
+                results[i] = exc
+            continue
+        share = (time.perf_counter() - start) / len(members)
+        for res, out in zip(done, outs, strict=True):
+            res.image, res.backbone = out, net.name
+            res.timings["dream"] = share
+    return results

@@ -24,7 +24,7 @@ from db.store import find_render
 from indexer.catalog import Catalog, png_metadata
 from renderer.images import load_image, save_png
 from renderer.params import RenderParams, field_names, parse_value
-from renderer.pipeline import render
+from renderer.pipeline import dream_key, render_many
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +103,48 @@ def plan(photos: list[tuple[int, str]], guides: list[tuple[int | None, str | Non
     return tasks
 
 
-def render_task(task: SweepTask) -> tuple[str | None, dict[str, float]]:
-    """Render one task and write its PNG; runs in any worker (the backbone loads once per process)."""
+def render_group(tasks: list[SweepTask]) -> list[tuple[str | None, dict[str, float]] | Exception]:
+    """Render tasks that share photo, guide and dream settings (one batched dream) and write their PNGs.
+
+    Runs in any worker; the backbone loads once per process. Each task's outcome comes back in
+    its place: (backbone, timings) or the exception that stopped it.
+    """
     from renderer.backbones import load_backbone
 
-    net = load_backbone(task.backbone, task.weights) if task.params.layer is not None else None
-    guide = load_image(task.guide_path) if task.guide_path else None
-    result = render(load_image(task.photo_path), task.params, net, guide=guide)
-    save_png(result.image, task.output, png_metadata(task.params, result.backbone))
-    return result.backbone, result.timings
+    first = tasks[0]
+    try:
+        net = load_backbone(first.backbone, first.weights) if first.params.layer is not None else None
+        photo = load_image(first.photo_path)
+        guide = load_image(first.guide_path) if first.guide_path else None
+    except Exception as exc:  # the whole group shares the failure
+        return [exc] * len(tasks)
+    outcomes: list[tuple[str | None, dict[str, float]] | Exception] = []
+    for task, result in zip(tasks, render_many([(photo, t.params, guide) for t in tasks], net), strict=True):
+        if isinstance(result, Exception):
+            outcomes.append(result)
+            continue
+        try:
+            save_png(result.image, task.output, png_metadata(task.params, result.backbone))
+            outcomes.append((result.backbone, result.timings))
+        except OSError as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def batches(tasks: list[SweepTask], size: int) -> list[list[SweepTask]]:
+    """Groups of up to `size` tasks that can share a batched dream."""
+    groups: dict[tuple, list[SweepTask]] = {}
+    for t in tasks:
+        key = (t.photo_path, t.guide_path, dream_key(t.params), t.params.size, t.params.keep_size)
+        groups.setdefault(key, []).append(t)
+    return [g[i : i + size] for g in groups.values() for i in range(0, len(g), size)]
+
+
+def default_batch() -> int:
+    """Batch dreams on a GPU; on a CPU one image at a time keeps progress smooth at the same speed."""
+    import torch
+
+    return 8 if torch.cuda.is_available() else 1
 
 
 def _limit_threads(threads: int) -> None:
@@ -128,7 +161,7 @@ def local_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def run(catalog: Catalog, tasks: list[SweepTask], executor: Executor | None = None,
-        on_task: Callable[[], None] | None = None) -> SweepReport:
+        on_task: Callable[[], None] | None = None, batch: int | None = None) -> SweepReport:
     """Render what is not done yet, record each render as it finishes, carry on past failures."""
     report = SweepReport()
     pending = []
@@ -143,22 +176,29 @@ def run(catalog: Catalog, tasks: list[SweepTask], executor: Executor | None = No
         else:
             pending.append(task)
 
-    def finish(task: SweepTask, outcome: Callable[[], tuple[str | None, dict[str, float]]]) -> None:
-        try:
-            backbone, timings = outcome()
-            report.rendered.append(catalog.record(task.photo_id, task.guide_id, task.params, backbone,
-                                                  task.output, timings))
-        except Exception as exc:  # a failed render is reported and the sweep goes on
-            log.warning("render %s failed: %s", task.output, exc)
-            report.failed.append((task.output, f"{type(exc).__name__}: {exc}"))
-        if on_task:
-            on_task()
+    def finish(group: list[SweepTask], outcomes: list) -> None:
+        for task, outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                log.warning("render %s failed: %s", task.output, outcome)
+                report.failed.append((task.output, f"{type(outcome).__name__}: {outcome}"))
+            else:
+                backbone, timings = outcome
+                report.rendered.append(catalog.record(task.photo_id, task.guide_id, task.params, backbone,
+                                                      task.output, timings))
+            if on_task:
+                on_task()
 
+    groups = batches(pending, batch or default_batch())
     if executor is None:
-        for task in pending:
-            finish(task, lambda task=task: render_task(task))
+        for group in groups:
+            finish(group, render_group(group))
     else:
-        futures = {executor.submit(render_task, task): task for task in pending}
+        futures = {executor.submit(render_group, group): group for group in groups}
         for future in as_completed(futures):
-            finish(futures[future], future.result)
+            group = futures[future]
+            try:
+                outcomes = future.result()
+            except Exception as exc:  # a worker that died takes its group with it, not the sweep
+                outcomes = [exc] * len(group)
+            finish(group, outcomes)
     return report

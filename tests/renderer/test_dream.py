@@ -94,3 +94,17 @@ def test_googlenet_layer_table_covers_torchvision_modules():
             sub.get_submodule(branch)
         assert sub is not None, blob
     assert len(GOOGLENET_LAYERS) == 7 + 9 * 8 + 3
+
+
+def test_render_many_batches_like_single_renders_and_reports_failures(net, photos):
+    from renderer.pipeline import render_many
+
+    a = RenderParams(size=96, iter_n=3, octave_n=2, layer="blocks.3")
+    jobs = [(photos["coffee"], a, None), (photos["coffee"], a.replace(rb_rate=0.8), None),
+            (photos["rocket"], a.replace(layer="nope"), None), (photos["chelsea"], a.replace(layer=None), None)]
+    results = render_many(jobs, net)
+    assert isinstance(results[2], ValueError) and "unknown layer" in str(results[2])
+    assert results[3].backbone is None and results[3].image.shape == (96, 96, 3)
+    for (photo, params, _), res in zip(jobs[:2], results[:2], strict=True):
+        single = render(photo, params, net).image.astype(int)
+        assert res.backbone == net.name and np.abs(single - res.image).mean() < 0.2

@@ -95,3 +95,17 @@ def test_sweep_runs_on_a_local_dask_cluster(setup, tmp_path):
     assert len(report.rendered) == 4 and not report.failed
     assert len(workers) == 2
     assert all(Image.open(t.output).size == (64, 64) for t in tasks)
+
+
+def test_batched_sweep_groups_by_dream_settings(setup, tmp_path):
+    from studio.sweep import batches
+
+    catalog, photo_list, guides = setup
+    tasks = plan(photo_list, guides[:1], BASE, parse_grid(["layer=conv2/3x3_reduce,blocks.3", "rb_rate=0.8,0.9,1.0"]),
+                 tmp_path / "out")
+    groups = batches(tasks, 8)
+    assert len(groups) == 2 * 2  # photo × layer; the rates share one batched dream
+    assert all(len({(t.photo_path, t.params.layer) for t in g}) == 1 for g in groups)
+    report = run(catalog, tasks, batch=8)
+    assert len(report.rendered) == len(tasks) and not report.failed
+    assert all(Image.open(t.output).size == (64, 64) for t in tasks)
