@@ -1,6 +1,8 @@
 """A FAISS index per backbone over photo embeddings — a cache of the database, rebuilt at will.
 
-Ids are photo ids; vectors are unit-length so inner product is cosine similarity. Exact
+Ids are photo ids; vectors are unit-length so inner product is cosine similarity. A large
+file is rewritten only after enough additions; until then `open` adds the newest embeddings
+from the database, which is the source of truth. Exact
 (`IndexFlatIP`) while small; past `APPROX_THRESHOLD` vectors an HNSW graph, whose recall@10
 against exact search `stats()` measures. On a machine with a GPU and faiss-gpu, flat
 searches run there.
@@ -23,6 +25,7 @@ from db.store import embedding_matrix, embedding_signature
 log = logging.getLogger(__name__)
 
 APPROX_THRESHOLD = 100_000
+ALWAYS_SAVE_BELOW = 20_000  # smaller files are cheap to rewrite after every addition
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 64, 128
 
 
@@ -61,6 +64,7 @@ class VectorIndex:
         self.index: faiss.Index | None = None
         self.meta: IndexMeta | None = None
         self._gpu: faiss.Index | None = None
+        self._unsaved = 0  # vectors added since the file was written; a large file is not rewritten for each
 
     # -- loading and repair ------------------------------------------------------------
     def open(self) -> VectorIndex:
@@ -77,9 +81,14 @@ class VectorIndex:
             raise IndexMismatchError(
                 f"index {self.path} was built for {meta.backbone} ({meta.dim}-d), not {self.backbone} "
                 f"({self.dim}-d); run `prismarec index rebuild` or remove the file")
-        index = faiss.read_index(str(self.path))
+        try:
+            index = faiss.read_index(str(self.path))
+        except RuntimeError:
+            log.warning("index %s unreadable: rebuilding", self.path)
+            return self.rebuild()
         if index.d != self.dim or index.ntotal != meta.count:
-            raise IndexMismatchError(f"index {self.path} does not match its metadata; run `prismarec index rebuild`")
+            log.warning("index %s does not match its metadata (interrupted write?): rebuilding", self.path)
+            return self.rebuild()
         self.index, self.meta = index, meta
         self.sync()
         return self
@@ -105,6 +114,9 @@ class VectorIndex:
             return
         log.info("index %s: adding %d embeddings the database has", self.path, len(emb_ids))
         self._add(photo_ids, emb_ids, vectors)
+        self._unsaved += len(emb_ids)
+        if self.index.ntotal < ALWAYS_SAVE_BELOW or self._unsaved >= max(256, self.index.ntotal // 100):
+            self._save()
 
     def rebuild(self) -> VectorIndex:
         with self.db.session() as s:
@@ -112,6 +124,7 @@ class VectorIndex:
         self.index = make_index(self.dim, len(photo_ids))
         self.meta = IndexMeta(self.backbone, self.dim, 0, 0, "flat")
         self._add(photo_ids, emb_ids, vectors)
+        self._save()
         return self
 
     def _needs_new_kind(self, count: int) -> bool:
@@ -127,12 +140,12 @@ class VectorIndex:
         self.meta.count = int(self.index.ntotal)
         self.meta.kind = "hnsw" if isinstance(faiss.downcast_index(self.index.index), faiss.IndexHNSW) else "flat"
         self._gpu = None
-        self._save()
 
     def _save(self) -> None:
         """Write index then metadata, each atomically: a crash leaves an old-but-valid pair or a
         metadata file that does not match, which `open` repairs."""
         assert self.index is not None and self.meta is not None
+        self._unsaved = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".faiss.part")
         faiss.write_index(self.index, str(tmp))

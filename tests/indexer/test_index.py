@@ -116,3 +116,26 @@ def test_ingest_skips_duplicates_and_reports_bad_files(tmp_path, net, photos):
     assert len(catalog.index) == 2  # identical bytes are one photo
     again = catalog.ingest([folder])
     assert not again.added and len(again.skipped) == 3
+
+
+def test_file_cut_short_or_out_of_step_with_its_metadata_is_rebuilt(db, tmp_path):
+    rng = np.random.default_rng(6)
+    _add_vectors(db, _unit(rng, 9))
+    index = VectorIndex(db, "test", 16, tmp_path / "idx").open()
+    index.path.write_bytes(index.path.read_bytes()[:100])  # interrupted write
+    assert len(VectorIndex(db, "test", 16, tmp_path / "idx").open()) == 9
+    meta = json.loads(index.meta_path.read_text())
+    index.meta_path.write_text(json.dumps({**meta, "count": 3}))
+    assert len(VectorIndex(db, "test", 16, tmp_path / "idx").open()) == 9
+
+
+def test_large_index_file_is_not_rewritten_for_every_photo(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(vi, "ALWAYS_SAVE_BELOW", 10)
+    rng = np.random.default_rng(7)
+    _add_vectors(db, _unit(rng, 20))
+    index = VectorIndex(db, "test", 16, tmp_path / "idx").open()
+    written = index.path.stat().st_mtime_ns
+    _add_vectors(db, _unit(rng, 1), start=20)
+    index.refresh()
+    assert len(index) == 21 and index.path.stat().st_mtime_ns == written
+    assert len(VectorIndex(db, "test", 16, tmp_path / "idx").open()) == 21  # a fresh process catches up
