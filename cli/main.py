@@ -18,7 +18,7 @@ from indexer.catalog import Catalog, image_files
 from recommender import recommend as run_recommend
 from recommender import recommend_for_vector
 from renderer.backbones import BACKBONES, list_layers, load_backbone
-from renderer.params import RenderParams
+from renderer.params import HELP, RenderParams, allowed, field_names
 
 from .common import build_params, err, fail, out, print_json, progress, setup_logging, user_errors
 
@@ -31,8 +31,8 @@ app.add_typer(curator_app, name="curator")
 
 BackboneOpt = Annotated[str, typer.Option(help=f"auto (GoogLeNet if its weights are present), {', '.join(BACKBONES)}")]
 WeightsOpt = Annotated[Path | None, typer.Option(help="GoogLeNet weights file (torchvision state dict)")]
-SetOpt = Annotated[list[str] | None,
-                   typer.Option("--set", help="Override one parameter: key=value (None, true/false, numbers)")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override one parameter: key=value (None, true/false, numbers); list them: prismarec params")]
 ParamsOpt = Annotated[Path | None,
                       typer.Option("--params", help="JSON file of parameters (a render's --json output works too)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of prose")]
@@ -382,6 +382,16 @@ def index_stats(backbone: BackboneOpt = "auto", weights: WeightsOpt = None, as_j
     else:
         for key, value in stats.items():
             out.print(f"{key:>14}: {value}")
+
+
+@app.command()
+def params() -> None:
+    """List every render parameter with its default, allowed values and meaning."""
+    default = RenderParams()
+    table = Table("parameter", "default", "allowed", "meaning")
+    for name in field_names():
+        table.add_row(name, str(getattr(default, name)), allowed(name), HELP[name])
+    out.print(table)
 
 
 @app.command()

@@ -30,6 +30,32 @@ RANGES: dict[str, tuple[float, float]] = {
     "size": (32, 4096),
 }
 
+HELP: dict[str, str] = {
+    "mask": "which pixels survive: otsu, features, stdmean, all, or a '+' combination",
+    "dd": "otsu keeps the bright side (true) or the dark side (false)",
+    "cb": "clear mask objects that touch the border",
+    "std_factor": "stdmean keeps pixels outside mean ± std_factor·std",
+    "loop_factor": "features grow corner peaks by width/10·loop_factor pixels",
+    "n1": "small box window: keeps the rough structure",
+    "n2": "medium box window: keeps enclosed parts",
+    "n3": "big box window: removes scattered edges (1 = off)",
+    "convd_median_factor": "keep where medium mean > factor·mean(big)",
+    "convd_big_factor": "or where small > 0 and big > factor·mean(big)",
+    "rb_rate": "below 1, channels R, G, B keep with probability rate, rate−0.1, rate−0.2",
+    "seed": "seeds the rb_rate dither and the dream jitter",
+    "enhance": "Pillow enhancement before the dream, or None",
+    "enhance_factor": "its strength; None uses the book's (Sharpness 8.8, Brightness 1.8, Contrast 2.6, Color 7.6)",
+    "layer": "network layer to dream (`prismarec layers`), or None for no dream",
+    "guide_dream": "steer the dream toward the guide's features instead of amplifying the layer",
+    "iter_n": "gradient steps per octave",
+    "octave_n": "number of scales dreamt, coarse to fine",
+    "octave_scale": "size ratio between octaves",
+    "step_size": "step in 0-255 pixel units, normalised by the mean gradient",
+    "jitter": "random shift (pixels) before each step, hides the grid",
+    "size": "working width in pixels",
+    "keep_size": "keep the aspect ratio (true) or make it square like the book (false)",
+}
+
 
 @dataclass(frozen=True)
 class RenderParams:
@@ -109,6 +135,15 @@ class RenderParams:
         if not isinstance(data, dict):
             raise ValueError("parameters JSON must be an object")
         return cls.from_dict(data)
+
+
+def allowed(name: str) -> str:
+    """The values a field accepts, in words, for help texts."""
+    if name in RANGES:
+        low, high = RANGES[name]
+        return f"{low} – {high}" + (" or None" if name == "enhance_factor" else "")
+    return {"mask": " | ".join(MASK_PARTS) + ", or a+b", "enhance": "None | " + " | ".join(ENHANCEMENTS),
+            "layer": "a layer name or None"}.get(name, "true | false")
 
 
 def field_names() -> list[str]:

@@ -39,7 +39,7 @@ from indexer.catalog import Catalog
 from recommender import recommend_for_vector
 from renderer.backbones import load_backbone
 from renderer.images import load_image
-from renderer.params import ENHANCEMENTS, MASK_PARTS, RANGES, RenderParams
+from renderer.params import ENHANCEMENTS, HELP, MASK_PARTS, RANGES, RenderParams
 from renderer.pipeline import render
 
 from .security import COOKIE, MAX_UPLOAD_BYTES, check_upload, csrf_ok, csrf_token, server_secret
@@ -55,7 +55,7 @@ def controls(params: RenderParams, layers: list[str]) -> list[dict[str, Any]]:
     out = []
     for f in fields(RenderParams):
         value = getattr(params, f.name)
-        spec: dict[str, Any] = {"name": f.name, "value": value}
+        spec: dict[str, Any] = {"name": f.name, "value": value, "help": HELP[f.name]}
         if f.name == "mask":
             spec |= {"kind": "select", "options": MASK_CHOICES}
         elif f.name == "layer":

@@ -48,3 +48,9 @@ def test_parse_values():
     assert parse_assignments(["n1=3", "layer=None"]) == {"n1": 3, "layer": None}
     with pytest.raises(ValueError, match="key=value"):
         parse_assignments(["n1"])
+
+
+def test_every_parameter_is_explained():
+    from renderer.params import HELP, field_names
+
+    assert set(HELP) == set(field_names())
