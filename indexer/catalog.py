@@ -118,6 +118,8 @@ class Catalog:
                 data = path.read_bytes()
             except OSError as exc:
                 report.failed.append((str(path), exc.strerror or str(exc)))
+                if on_file:
+                    on_file(1)
                 continue
             sha = content_hash(data)
             if sha in seen or self._known(sha):

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
@@ -89,6 +90,14 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
     templates = Jinja2Templates(directory=HERE / "templates")
     app = FastAPI(title="prismarec", docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    @app.middleware("http")
+    async def same_origin_posts(request: Request, call_next):  # noqa: ANN001, ANN202
+        """Refuse a POST whose browser-sent Origin is another site (CSRF defence in depth, login included)."""
+        origin = request.headers.get("origin")
+        if request.method == "POST" and origin and urlsplit(origin).netloc != request.headers.get("host"):
+            return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+        return await call_next(request)
+
     render_lock = threading.Lock()  # one render at a time: the network already uses every core
     sweeps = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep")
 

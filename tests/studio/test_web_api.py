@@ -144,3 +144,15 @@ def test_controls_cover_every_parameter_and_optional_numbers_stay_empty():
     assert specs["enhance_factor"]["kind"] == "number" and specs["enhance_factor"]["value"] == ""
     assert specs["rb_rate"]["kind"] == "range" and (specs["rb_rate"]["min"], specs["rb_rate"]["max"]) == (0.0, 1.0)
     assert specs["layer"]["options"][0] == "None" and specs["dd"]["kind"] == "checkbox"
+
+
+def test_posts_from_another_origin_are_refused(client, site):
+    evil = {"Origin": "https://evil.example"}
+    assert client.post("/login", data={"token": site["token"]}, headers=evil).status_code == 403
+    csrf = sign_in(client, site)
+    resp = client.post(f"/api/renders/{site['renders'][0]}/verdict", json={"verdict": "good"},
+                       headers={**evil, "X-CSRF-Token": csrf})
+    assert resp.status_code == 403
+    same = client.post(f"/api/renders/{site['renders'][0]}/verdict", json={"verdict": "good"},
+                       headers={"Origin": "http://testserver", "X-CSRF-Token": csrf})
+    assert same.status_code == 200
