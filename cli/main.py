@@ -57,8 +57,9 @@ def open_catalog(backbone: str, weights: Path | None, quiet: bool = False) -> Ca
     return Catalog(Database(_state["db"]), net)
 
 
-def default_output(photo: Path, folder: Path | None = None) -> Path:
-    return (folder or renders_dir()) / f"{photo.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}.png"
+def default_output(photo: Path) -> Path:
+    """A fresh file in the data directory's renders folder."""
+    return renders_dir() / f"{photo.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}.png"
 
 
 @app.command()
