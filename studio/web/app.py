@@ -231,13 +231,20 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
 
     # -- files (looked up by id: no path from a URL ever reaches the file system) -------------------
     @app.get("/files/{kind}/{item_id}")
-    def file(kind: str, item_id: int) -> FileResponse:
+    def file(kind: str, item_id: int, w: int | None = None) -> Response:
+        """The stored file, or with `w` a JPEG thumbnail of that width (for galleries)."""
         if kind not in ("photo", "guide", "render"):
             raise HTTPException(404, "unknown kind")
         path = Path(_path(kind, item_id))
         if not path.is_file():
             raise HTTPException(404, f"{kind} {item_id}: file is gone")
-        return FileResponse(path)
+        if w is None:
+            return FileResponse(path)
+        with Image.open(path) as img:
+            img.thumbnail((min(max(w, 32), 1024), 4096))
+            buf = io.BytesIO()
+            img.convert("RGB").save(buf, format="JPEG", quality=85)
+        return Response(buf.getvalue(), media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     # -- API ---------------------------------------------------------------------------------------
     @app.post("/api/renders/{render_id}/verdict")

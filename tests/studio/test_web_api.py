@@ -156,3 +156,11 @@ def test_posts_from_another_origin_are_refused(client, site):
     same = client.post(f"/api/renders/{site['renders'][0]}/verdict", json={"verdict": "good"},
                        headers={"Origin": "http://testserver", "X-CSRF-Token": csrf})
     assert same.status_code == 200
+
+
+def test_thumbnails_are_small_jpegs(client, site):
+    full = client.get(f"/files/photo/{site['photos']['coffee']}")
+    thumb = client.get(f"/files/photo/{site['photos']['coffee']}?w=120")
+    assert full.status_code == thumb.status_code == 200
+    assert thumb.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(thumb.content)).size == (120, 80)
