@@ -337,6 +337,9 @@ def serve(
 def evaluate_cmd(
     plot: Annotated[Path, typer.Option(help="Where to save the learning-curve PNG")] = Path("learning_curve.png"),
     size: Annotated[int, typer.Option(min=32, max=1024, help="Working width of the comparison renders")] = 128,
+    holdout: Annotated[float | None, typer.Option(
+        min=-1.0, max=1.0, help="Also leave out photos more similar than this (e.g. 0.8: crops of the same scene)")
+    ] = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
     as_json: JsonOpt = False,
@@ -349,7 +352,7 @@ def evaluate_cmd(
         with catalog.db.session() as s:
             total = len({r.photo_id for r in curated(s)})
         with progress(total, "evaluating", enabled=not as_json) as bar:
-            report = evaluate(catalog.db, catalog.net, size=size, on_photo=bar)
+            report = evaluate(catalog.db, catalog.net, size=size, holdout=holdout, on_photo=bar)
         plot_curve(report, plot)
     if as_json:
         print_json({**report.to_dict(), "plot": str(plot)})
@@ -359,7 +362,8 @@ def evaluate_cmd(
         sc = report.scores[m]
         table.add_row(m, f"{sc.delta_e:.2f}", f"{np.mean(list(sc.agreement.values())):.2f}",
                       f"{np.mean(list(sc.error.values())):.3f}")
-    out.print(f"leave-one-out over {report.photos} curated photos")
+    held = "" if holdout is None else f", leaving out photos with similarity > {holdout}"
+    out.print(f"leave-one-out over {report.photos} curated photos{held}")
     out.print(table)
     out.print(f"learning curve saved to {plot}")
 

@@ -88,8 +88,10 @@ def _param_errors(pred: RenderParams, truth: RenderParams, into: MethodScore, n:
             into.agreement[f.name] = into.agreement.get(f.name, 0.0) + (a == b) / n
 
 
-def evaluate(db: Database, net: Backbone, *, size: int = 128, seed: int = 0,
+def evaluate(db: Database, net: Backbone, *, size: int = 128, seed: int = 0, holdout: float | None = None,
              on_photo: Callable[[int], None] | None = None) -> EvalReport:
+    """Leave each curated photo out in turn; with `holdout`, also leave out every photo whose
+    similarity to it exceeds that value (crops of the same scene), to judge truly new photos."""
     with db.session() as s:
         rows = curated(s)
         best = best_per_photo(rows)
@@ -111,16 +113,19 @@ def evaluate(db: Database, net: Backbone, *, size: int = 128, seed: int = 0,
 
     renders = _Renders(net, size)
     rng = np.random.default_rng(seed)
-    ids = np.array([pid for pid in photo_ids if int(pid) in images])
-    X = np.stack([vectors[list(photo_ids).index(pid)] for pid in ids])
+    readable = np.array([int(pid) in images for pid in photo_ids], bool)
+    ids, X = photo_ids[readable], vectors[readable]
     n = len(ids)
     scores = {m: MethodScore() for m in METHODS}
     curve_sizes = sorted({s for s in (2, 4, 8, 16, 32, 64) if s < n - 1} | {n - 1})
     curve = {s: {"knn": 0.0, "random": 0.0} for s in curve_sizes}
-    default_de = 0.0
     for i, pid in enumerate(ids):
         pid = int(pid)
         others = np.delete(np.arange(n), i)
+        if holdout is not None:
+            others = others[X[others] @ X[i] <= holdout]
+        if len(others) == 0:
+            raise ValueError(f"holdout {holdout} leaves photo {pid} with nothing to learn from")
         other_rows = [r for o in others for r in rows_by_photo.get(int(ids[o]), [])]
         truth = best[pid]
         preds = {
@@ -132,16 +137,16 @@ def evaluate(db: Database, net: Backbone, *, size: int = 128, seed: int = 0,
         for method, pred in preds.items():
             _param_errors(pred, truth, scores[method], n)
             scores[method].delta_e += renders.delta_e(pid, images[pid], pred, truth) / n
-        default_de += renders.delta_e(pid, images[pid], preds["default"], truth) / n
         for s in curve_sizes:
-            sub = rng.choice(others, size=s, replace=False)
+            sub = rng.choice(others, size=min(s, len(others)), replace=False)
             sub_rows = [r for o in sub for r in rows_by_photo.get(int(ids[o]), [])]
             knn = _knn(X[i], ids[sub], X[sub], sub_rows)
             curve[s]["knn"] += renders.delta_e(pid, images[pid], knn, truth) / n
             curve[s]["random"] += renders.delta_e(pid, images[pid], best[int(ids[rng.choice(sub)])], truth) / n
         if on_photo:
             on_photo(1)
-    return EvalReport(n, scores, [{"curated": s, **curve[s], "default": default_de} for s in curve_sizes])
+    default = scores["default"].delta_e
+    return EvalReport(n, scores, [{"curated": s, **curve[s], "default": default} for s in curve_sizes])
 
 
 def plot_curve(report: EvalReport, path: Path) -> Path:

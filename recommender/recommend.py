@@ -11,7 +11,7 @@ from db.store import curated
 from indexer.catalog import Catalog
 from renderer.params import RenderParams
 
-from .ranking import Candidate, confidence, diverse, rank
+from .ranking import MIN_SIMILARITY, Candidate, confidence, diverse, rank
 
 NEIGHBOURS = 10
 
@@ -59,8 +59,13 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *,
     picks = diverse(ranked, k)
     neighbours = _neighbours(hits, paths, ranked)
     if not picks:
-        why = ("the index is empty" if not len(index) else
-               "no neighbour has a render curators marked good")
+        closest = max((sim for pid, sim in hits if any(r.photo_id == pid for r in rows)), default=None)
+        if not len(index):
+            why = "the index is empty"
+        elif closest is not None and closest < MIN_SIMILARITY:
+            why = f"no curated photo is similar enough (closest {closest:.2f} < {MIN_SIMILARITY})"
+        else:
+            why = "no similar photo has a render curators marked good"
         return Recommendation(RenderParams(), [], 0.0, neighbours, True,
                               f"fell back to the book's defaults: {why}", None, catalog.net.name)
     best = picks[0]

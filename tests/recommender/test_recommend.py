@@ -81,3 +81,13 @@ def test_knn_beats_global_default_in_render_space(curation):
     assert all(0 <= v <= 1 for v in scores["knn"].error.values())
     assert [c["curated"] for c in report.curve] == sorted(c["curated"] for c in report.curve)
     assert np.isfinite([c["knn"] for c in report.curve]).all()
+
+
+def test_unrelated_photo_falls_back_instead_of_copying_a_stranger(curation, tmp_path):
+    import skimage.data
+
+    path = tmp_path / "coins.png"
+    Image.fromarray(skimage.data.coins()).convert("RGB").save(path)
+    rec = recommend(curation, str(path))
+    assert rec.fallback and rec.params == RenderParams()
+    assert "similar enough" in rec.explanation and rec.neighbours  # the neighbours are still shown
