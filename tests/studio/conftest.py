@@ -28,8 +28,9 @@ def site(tmp_path, data_home, photos):
         photo = catalog.register(tmp_path / "chelsea.png")
         rid, _ = catalog.render(photo, params, data_home / "renders" / f"r{i}.png", guide=guide if i == 1 else None)
         renders.append(rid)
-    coffee = catalog.register(tmp_path / "coffee.png")
-    good_id, _ = catalog.render(coffee, RenderParams(size=64, iter_n=2, n2=40, rb_rate=0.9),
+    crop = tmp_path / "coffee-crop.png"  # a similar photo whose curated style the coffee photo can borrow
+    Image.fromarray(photos["coffee"][20:380, 30:570]).save(crop)
+    good_id, _ = catalog.render(catalog.register(crop), RenderParams(size=64, iter_n=2, n2=40, rb_rate=0.9),
                                 data_home / "renders" / "good.png")
     with catalog.db.session() as s:
         tag(s, good_id, "bob", "good", 5)

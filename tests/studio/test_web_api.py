@@ -102,7 +102,7 @@ def test_render_and_sweep_from_the_tune_page(client, site):
 
 
 def test_similar_page_offers_the_neighbours_parameters(client, site):
-    page = client.get(f"/similar/{site['photos']['chelsea']}")
+    page = client.get(f"/similar/{site['photos']['coffee']}")
     assert page.status_code == 200 and "Apply these parameters" in page.text
     assert "%22n2%22%3A%2040" in page.text.replace("%22n2%22%3A+40", "%22n2%22%3A%2040")
 

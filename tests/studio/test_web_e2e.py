@@ -86,7 +86,7 @@ def test_moving_a_slider_gives_a_new_preview(page, server, site):
 
 
 def test_apply_a_neighbours_parameters(page, server, site):
-    page.goto(f"{server}/similar/{site['photos']['chelsea']}")
+    page.goto(f"{server}/similar/{site['photos']['coffee']}")
     link = page.locator("a.apply").first
     recommended = json.loads(page.locator(".set code").first.inner_text())
     link.click()
