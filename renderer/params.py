@@ -10,15 +10,15 @@ from typing import Any
 MASK_PARTS = ("otsu", "features", "stdmean", "all")
 ENHANCEMENTS = ("Sharpness", "Brightness", "Contrast", "Color", "CONTOUR", "EDGES", "EMBOSS", "EEM", "EE")
 
-# Numeric fields: (low, high) inclusive, as the book's controller offers them (wider where useful).
+# Numeric fields: (low, high) inclusive; the keep-map and mask factors use the book controller's ranges.
 RANGES: dict[str, tuple[float, float]] = {
-    "std_factor": (0.0, 3.0),
+    "std_factor": (0.0, 2.0),
     "loop_factor": (0.0, 2.0),
     "n1": (1, 480),
     "n2": (1, 480),
     "n3": (1, 480),
     "convd_median_factor": (0.0, 5.0),
-    "convd_big_factor": (0.0, 5.0),
+    "convd_big_factor": (0.0, 1.0),
     "rb_rate": (0.0, 1.0),
     "seed": (0, 2**32 - 1),
     "enhance_factor": (0.0, 20.0),
