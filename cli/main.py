@@ -289,8 +289,8 @@ def sweep(
     sheets = []
     for photo_id, _ in registered:
         mine = [t for t in tasks if t.photo_id == photo_id]
-        sheet, shape = contact_sheet(mine, Path(mine[0].output).parents[1] / "contact_sheet.png")
-        sheets.append({"photo_id": photo_id, "path": str(sheet), "rows": shape[0], "columns": shape[1]})
+        sheet_path, shape = contact_sheet(mine, Path(mine[0].output).parents[1] / "contact_sheet.png")
+        sheets.append({"photo_id": photo_id, "path": str(sheet_path), "rows": shape[0], "columns": shape[1]})
     if as_json:
         print_json({"tasks": len(tasks), "rendered": report.rendered, "skipped": report.skipped,
                     "failed": [{"output": o, "error": e} for o, e in report.failed], "contact_sheets": sheets})

@@ -56,7 +56,8 @@ class _Renders:
     """Small renders for comparison, cached by (photo, parameters)."""
 
     def __init__(self, net: Backbone, size: int):
-        self.net, self.size, self.cache = net, size, {}
+        self.net, self.size = net, size
+        self.cache: dict[tuple[int, str], np.ndarray] = {}
 
     def lab(self, photo_id: int, image: np.ndarray, params: RenderParams) -> np.ndarray:
         params = params.replace(size=self.size, keep_size=False)
@@ -117,8 +118,8 @@ def evaluate(db: Database, net: Backbone, *, size: int = 128, seed: int = 0, hol
     ids, X = photo_ids[readable], vectors[readable]
     n = len(ids)
     scores = {m: MethodScore() for m in METHODS}
-    curve_sizes = sorted({s for s in (2, 4, 8, 16, 32, 64) if s < n - 1} | {n - 1})
-    curve = {s: {"knn": 0.0, "random": 0.0} for s in curve_sizes}
+    curve_sizes = sorted({pool for pool in (2, 4, 8, 16, 32, 64) if pool < n - 1} | {n - 1})
+    curve = {pool: {"knn": 0.0, "random": 0.0} for pool in curve_sizes}
     for i, pid in enumerate(ids):
         pid = int(pid)
         others = np.delete(np.arange(n), i)
@@ -137,16 +138,16 @@ def evaluate(db: Database, net: Backbone, *, size: int = 128, seed: int = 0, hol
         for method, pred in preds.items():
             _param_errors(pred, truth, scores[method], n)
             scores[method].delta_e += renders.delta_e(pid, images[pid], pred, truth) / n
-        for s in curve_sizes:
-            sub = rng.choice(others, size=min(s, len(others)), replace=False)
+        for pool in curve_sizes:
+            sub = rng.choice(others, size=min(pool, len(others)), replace=False)
             sub_rows = [r for o in sub for r in rows_by_photo.get(int(ids[o]), [])]
             knn = _knn(X[i], ids[sub], X[sub], sub_rows)
-            curve[s]["knn"] += renders.delta_e(pid, images[pid], knn, truth) / n
-            curve[s]["random"] += renders.delta_e(pid, images[pid], best[int(ids[rng.choice(sub)])], truth) / n
+            curve[pool]["knn"] += renders.delta_e(pid, images[pid], knn, truth) / n
+            curve[pool]["random"] += renders.delta_e(pid, images[pid], best[int(ids[rng.choice(sub)])], truth) / n
         if on_photo:
             on_photo(1)
     default = scores["default"].delta_e
-    return EvalReport(n, scores, [{"curated": s, **curve[s], "default": default} for s in curve_sizes])
+    return EvalReport(n, scores, [{"curated": pool, **curve[pool], "default": default} for pool in curve_sizes])
 
 
 def plot_curve(report: EvalReport, path: Path) -> Path:

@@ -37,3 +37,10 @@ def test_rb_rate_dither_is_seeded_and_stepped_per_channel(photos):
     rates = a[keep].mean(axis=0)
     np.testing.assert_allclose(rates, [0.8, 0.7, 0.6], atol=0.02)
     assert not a[~keep].any()
+
+
+def test_blend_equals_the_books_mix_without_dither(photos):
+    from scripts import book_reference as book
+
+    photo, guide, keep, params = _inputs(photos)
+    np.testing.assert_array_equal(blend(photo, guide, keep, params), book.mix(photo, guide, keep, 1.0))
