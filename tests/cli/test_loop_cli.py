@@ -84,3 +84,20 @@ def test_guide_auto_takes_the_deciding_renders_guide(tmp_path, photos):
     assert res.exit_code == 0, res.output
     made = json.loads(res.stdout)["renders"][0]
     assert made["guide_id"] is not None and made["params"]["size"] == 64 and not made["fallback"]
+
+
+def test_sweep_command_renders_the_grid_resumes_and_draws_sheets(tmp_path, photos):
+    photo, guide = _save(tmp_path, photos, "rocket"), _save(tmp_path, photos, "coffee")
+    args = ["sweep", str(photo), "--guide", str(guide), "--grid", "layer=conv2/3x3_reduce,None",
+            "--grid", "rb_rate=0.85,1.0", "--set", "size=64", "--set", "iter_n=1", "-o", str(tmp_path / "sw"),
+            *LITE, "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert report["tasks"] == 4 and len(report["rendered"]) == 4
+    assert report["contact_sheets"][0]["rows"] == 2 and report["contact_sheets"][0]["columns"] == 2
+    assert (tmp_path / "sw" / "rocket" / "coffee" / "layer-None_rbrate-0.85.png").exists()
+    again = json.loads(runner.invoke(app, args).stdout)
+    assert not again["rendered"] and sorted(again["skipped"]) == sorted(report["rendered"])
+    bad = runner.invoke(app, [*args[:-1], "--grid", "bogus=1,2"])
+    assert bad.exit_code == 2 and "unknown parameter 'bogus'" in bad.stderr
