@@ -164,3 +164,8 @@ def test_thumbnails_are_small_jpegs(client, site):
     assert full.status_code == thumb.status_code == 200
     assert thumb.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(thumb.content)).size == (120, 80)
+
+
+def test_gallery_pages_keep_their_filters(client):
+    page = client.get("/?verdict=untagged&page_no=1").text
+    assert "verdict=untagged&amp;page_no=0" in page
