@@ -17,6 +17,7 @@ from db.store import tag as store_tag
 from indexer.catalog import Catalog, image_files
 from recommender import recommend as run_recommend
 from recommender import recommend_for_vector
+from recommender.ranking import MIN_SIMILARITY
 from renderer.backbones import BACKBONES, list_layers, load_backbone
 from renderer.params import HELP, RenderParams, allowed, field_names
 
@@ -36,6 +37,8 @@ SetOpt = Annotated[list[str] | None, typer.Option(
 ParamsOpt = Annotated[Path | None,
                       typer.Option("--params", help="JSON file of parameters (a render's --json output works too)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of prose")]
+MinSimOpt = Annotated[float, typer.Option(
+    min=-1.0, max=1.0, help="Neighbours less similar than this (cosine) do not vote")]
 
 _state: dict[str, str | None] = {"db": None}
 
@@ -151,13 +154,14 @@ def tag(
 def recommend(
     photo: Annotated[Path, typer.Argument(help="The photo to choose parameters for")],
     k: Annotated[int, typer.Option(min=0, max=50, help="Alternatives to list")] = 5,
+    min_similarity: MinSimOpt = MIN_SIMILARITY,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Choose parameters for PHOTO from the good renders of its nearest curated neighbours."""
     with user_errors():
-        rec = run_recommend(open_catalog(backbone, weights, quiet=as_json), str(photo), k)
+        rec = run_recommend(open_catalog(backbone, weights, quiet=as_json), str(photo), k, min_similarity)
     if as_json:
         print_json(rec.to_dict())
         return
@@ -184,6 +188,7 @@ def recommend_and_render(
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
     sets: SetOpt = None,
+    min_similarity: MinSimOpt = MIN_SIMILARITY,
     as_json: JsonOpt = False,
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (overrides the global --db)")] = None,
 ) -> None:
@@ -204,7 +209,7 @@ def recommend_and_render(
         for path in files:
             try:
                 photo = catalog.register(path)
-                rec = recommend_for_vector(catalog, photo.embedding)
+                rec = recommend_for_vector(catalog, photo.embedding, min_similarity=min_similarity)
                 params = build_params(None, sets, base=rec.params)
                 chosen = fixed_guide
                 if guide == "auto" and rec.guide_id is not None:

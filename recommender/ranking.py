@@ -14,8 +14,8 @@ from db.store import CuratedRender, params_hash
 from renderer.params import RenderParams
 
 SIMILARITY_POWER = 4  # sharpen: a near-duplicate outweighs many loose matches
-# Below this cosine similarity a photo is not a neighbour worth copying: on the demo curation,
-# crops of one scene score 0.70-0.98 and the closest photo of another scene at most 0.37.
+# Below this cosine similarity a photo is not a neighbour worth copying: on the demo curation
+# (EfficientNet-Lite0), crops of one scene score 0.70-0.98 and another scene at most 0.37.
 MIN_SIMILARITY = 0.5
 GEOMETRY = ("size", "keep_size", "seed")  # how big and which dither: the user's choice, not a style
 DIVERSITY_FIELDS = ("mask", "dd", "layer", "enhance", "n1", "n2", "n3", "rb_rate", "convd_median_factor", "cb")
@@ -57,9 +57,10 @@ class Candidate:
     support: list[Support] = field(default_factory=list)
 
 
-def rank(neighbours: list[tuple[int, float]], curated: list[CuratedRender]) -> list[Candidate]:
-    """Parameter sets seen on the curated renders of neighbours at least MIN_SIMILARITY alike, best first."""
-    similarity = {pid: sim for pid, sim in neighbours if sim >= MIN_SIMILARITY}
+def rank(neighbours: list[tuple[int, float]], curated: list[CuratedRender],
+         min_similarity: float = MIN_SIMILARITY) -> list[Candidate]:
+    """Parameter sets seen on the curated renders of neighbours at least `min_similarity` alike, best first."""
+    similarity = {pid: sim for pid, sim in neighbours if sim >= min_similarity}
     by_set: dict[str, Candidate] = {}
     guide_votes: dict[str, dict[int | None, float]] = defaultdict(lambda: defaultdict(float))
     for c in curated:

@@ -42,8 +42,8 @@ class Recommendation:
                 "backbone": self.backbone}
 
 
-def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *,
-                         exclude: set[int] | None = None) -> Recommendation:
+def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, exclude: set[int] | None = None,
+                         min_similarity: float = MIN_SIMILARITY) -> Recommendation:
     """Recommend from an embedding; `exclude` leaves photos out (the query itself, in evaluation)."""
     index = catalog.index
     index.refresh()
@@ -55,15 +55,15 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *,
     with catalog.db.session() as s:
         rows = curated(s, [pid for pid, _ in hits])
         paths = {pid: s.get(Photo, pid).path for pid, _ in hits}
-    ranked = rank(hits, rows)
+    ranked = rank(hits, rows, min_similarity)
     picks = diverse(ranked, k)
     neighbours = _neighbours(hits, paths, ranked)
     if not picks:
         closest = max((sim for pid, sim in hits if any(r.photo_id == pid for r in rows)), default=None)
         if not len(index):
             why = "the index is empty"
-        elif closest is not None and closest < MIN_SIMILARITY:
-            why = f"no curated photo is similar enough (closest {closest:.2f} < {MIN_SIMILARITY})"
+        elif closest is not None and closest < min_similarity:
+            why = f"no curated photo is similar enough (closest {closest:.2f} < {min_similarity})"
         else:
             why = "no similar photo has a render curators marked good"
         return Recommendation(RenderParams(), [], 0.0, neighbours, True,
@@ -73,7 +73,8 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *,
                           _explain(best), best.guide_id, catalog.net.name)
 
 
-def recommend(catalog: Catalog, photo_path: str, k: int = 5) -> Recommendation:
+def recommend(catalog: Catalog, photo_path: str, k: int = 5, min_similarity: float = MIN_SIMILARITY
+              ) -> Recommendation:
     """Register the photo (so later verdicts on its renders count), then recommend for it.
 
     A photo that was itself curated is its own closest neighbour, so its verdicts weigh most;
@@ -82,7 +83,8 @@ def recommend(catalog: Catalog, photo_path: str, k: int = 5) -> Recommendation:
     photo = catalog.register(photo_path)
     with catalog.db.session() as s:
         own = curated(s, [photo.id])
-    return recommend_for_vector(catalog, photo.embedding, k, exclude=None if own else {photo.id})
+    return recommend_for_vector(catalog, photo.embedding, k, exclude=None if own else {photo.id},
+                                min_similarity=min_similarity)
 
 
 def _neighbours(hits: list[tuple[int, float]], paths: dict[int, str], ranked: list[Candidate]) -> list[Neighbour]:
