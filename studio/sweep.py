@@ -165,16 +165,15 @@ def run(catalog: Catalog, tasks: list[SweepTask], executor: Executor | None = No
     """Render what is not done yet, record each render as it finishes, carry on past failures."""
     report = SweepReport()
     pending = []
-    for task in tasks:
-        with catalog.db.session() as s:
+    with catalog.db.session() as s:
+        for task in tasks:
             done = find_render(s, task.photo_id, task.guide_id, task.params)
-            done_id = done.id if done is not None and Path(done.output_path).exists() else None
-        if done_id is not None:
-            report.skipped.append(done_id)
-            if on_task:
-                on_task()
-        else:
-            pending.append(task)
+            if done is not None and Path(done.output_path).exists():
+                report.skipped.append(done.id)
+                if on_task:
+                    on_task()
+            else:
+                pending.append(task)
 
     def finish(group: list[SweepTask], outcomes: list) -> None:
         for task, outcome in zip(group, outcomes, strict=True):

@@ -42,6 +42,8 @@ from renderer.backbones import load_backbone
 from renderer.images import load_image
 from renderer.params import ENHANCEMENTS, HELP, MASK_PARTS, RANGES, RenderParams
 from renderer.pipeline import render
+from studio.sweep import neighbourhood, plan
+from studio.sweep import run as run_sweep
 
 from .security import COOKIE, MAX_UPLOAD_BYTES, check_upload, csrf_ok, csrf_token, server_secret
 
@@ -315,9 +317,6 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
 
     @app.post("/api/sweep")
     async def sweep_around(request: Request) -> JSONResponse:
-        from studio.sweep import neighbourhood, plan
-        from studio.sweep import run as run_sweep
-
         require_curator(request, None)
         body = await request.json()
         params = params_from(body.get("params"))
