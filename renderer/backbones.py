@@ -112,41 +112,68 @@ class Backbone:
             return list(GOOGLENET_LAYERS)
         return [name for name, _ in self.stages] + list(BOOK_TO_EFFICIENTNET)
 
-    def resolve(self, layer: str) -> tuple[int, nn.Module | None]:
-        """Stage index and optional branch module for a layer name; ValueError lists valid names."""
+    def resolve(self, layer: str, post_relu: bool = False) -> tuple[int, nn.Module]:
+        """(stages to run first, module that ends at `layer`); ValueError lists the valid names.
+
+        A layer ending in conv → BN → ReLU is cut before the ReLU unless `post_relu`, as
+        Caffe's `forward(end=blob)` stops before the separate in-place ReLU layer.
+        """
         index = {name: i for i, (name, _) in enumerate(self.stages)}
         if self.name == "googlenet" and layer in GOOGLENET_LAYERS:
             module, branch, upto = GOOGLENET_LAYERS[layer]
-            sub = None
-            if branch is not None:
-                sub = getattr(self.model, module).get_submodule(branch)
-                if upto is not None:
-                    sub = sub[:upto]
-            return index[module], sub
+            last = self.stages[index[module]][1] if branch is None else getattr(self.model, module).get_submodule(
+                branch)
+            if upto is not None:
+                last = last[:upto]
+            return index[module], last if post_relu else _before_relu(last)
         if self.name == "efficientnet-lite0":
             stage = BOOK_TO_EFFICIENTNET.get(layer, layer)
             if stage in index:
-                return index[stage], None
+                last = self.stages[index[stage]][1]
+                return index[stage], last if post_relu else _before_relu(last)
         raise ValueError(f"unknown layer {layer!r} for {self.name}; valid: {', '.join(self.layer_names)}")
 
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
         """`[N, 3, H, W]` RGB in 0-255 -> the network's input."""
         return (pixels / 255.0 - self.mean) / self.std
 
-    def activation(self, x: torch.Tensor, layer: str | tuple[int, nn.Module | None]) -> torch.Tensor:
-        """Run the network only as far as `layer` on normalised input."""
-        stage, branch = self.resolve(layer) if isinstance(layer, str) else layer
+    def activation(self, x: torch.Tensor, layer: str | tuple[int, nn.Module], post_relu: bool = False
+                   ) -> torch.Tensor:
+        """Run the network only as far as `layer` (a name or what `resolve` returned) on normalised input."""
+        stage, last = self.resolve(layer, post_relu) if isinstance(layer, str) else layer
         if self.name == "googlenet":
             x = self.model._transform_input(x)
         for _, module in self.stages[:stage]:
             x = module(x)
-        return (branch or self.stages[stage][1])(x)
+        return last(x)
 
     @torch.no_grad()
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """Global-average-pooled final features `[N, pooled_dim]` (GoogLeNet pool5, Lite0 head)."""
         last = len(self.stages) - 1
-        return self.activation(x, (last, None)).mean((2, 3))
+        return self.activation(x, (last, self.stages[last][1])).mean((2, 3))
+
+
+class PreActivation(nn.Module):
+    """A conv → BN → activation module stopped before its activation."""
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block.bn(self.block.conv(x))
+
+
+def _before_relu(module: nn.Module) -> nn.Module:
+    """`module` with its closing ReLU removed: a conv → BN → ReLU block (torchvision's BasicConv2d,
+    Lite0's stem and head), or a Sequential ending in one. Other modules (pools, inception outputs,
+    Lite0's MBConv blocks, whose output is linear) are returned as they are."""
+    if hasattr(module, "conv") and hasattr(module, "bn"):
+        return PreActivation(module)
+    if isinstance(module, nn.Sequential) and len(module) and hasattr(module[-1], "bn"):
+        return nn.Sequential(*module[:-1], PreActivation(module[-1]))
+    return module
 
 
 def default_device() -> torch.device:

@@ -79,9 +79,13 @@ def channel_keep(keep: np.ndarray, params: RenderParams) -> np.ndarray:
 
 
 def blend(photo: np.ndarray, guide: np.ndarray | None, keep: np.ndarray, params: RenderParams) -> np.ndarray:
-    """Photo pixels where kept, guide pixels (black without a guide) elsewhere."""
+    """Photo pixels where kept, guide pixels elsewhere; without a guide, the whole photo.
+
+    The book's worker blended with black when no guide was chosen, but its controller then
+    dreamt the plain photo instead; the photo is what a render without a guide starts from.
+    """
     if guide is None:
-        guide = np.zeros_like(photo)
+        return photo
     if guide.shape != photo.shape:
         raise ValueError(f"guide shape {guide.shape} differs from photo shape {photo.shape}")
     return np.where(channel_keep(keep, params), photo, guide)

@@ -49,7 +49,7 @@ def _to_tensor(images: Sequence[np.ndarray], device: torch.device) -> torch.Tens
     return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous().to(device)
 
 
-def guide_features(net: Backbone, guide: np.ndarray, layer: str) -> torch.Tensor:
+def guide_features(net: Backbone, guide: np.ndarray, layer: tuple[int, torch.nn.Module]) -> torch.Tensor:
     """The guide's activation at `layer` as `[C, H·W]`."""
     with torch.no_grad():
         x = net.normalize(_to_tensor([guide], net.device)).contiguous(memory_format=torch.channels_last)
@@ -57,7 +57,7 @@ def guide_features(net: Backbone, guide: np.ndarray, layer: str) -> torch.Tensor
     return act[0].reshape(act.shape[1], -1)
 
 
-def _gradient(net: Backbone, img: torch.Tensor, layer: tuple, objective: Objective) -> torch.Tensor:
+def gradient(net: Backbone, img: torch.Tensor, layer: tuple, objective: Objective) -> torch.Tensor:
     """d objective / d pixels for a batch `[N, 3, H, W]` in 0-255 units."""
     x = img.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
     loss = objective(net.activation(net.normalize(x), layer))
@@ -69,14 +69,14 @@ def _tiled_gradient(net: Backbone, img: torch.Tensor, layer: tuple, objective: O
                     tile: int, margin: int) -> torch.Tensor:
     h, w = img.shape[-2:]
     if h <= tile and w <= tile:
-        return _gradient(net, img, layer, objective)
+        return gradient(net, img, layer, objective)
     grad = torch.empty_like(img)
     for y0 in range(0, h, tile):
         for x0 in range(0, w, tile):
             y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
             ya, xa = max(y0 - margin, 0), max(x0 - margin, 0)
             yb, xb = min(y1 + margin, h), min(x1 + margin, w)
-            g = _gradient(net, img[..., ya:yb, xa:xb], layer, objective)
+            g = gradient(net, img[..., ya:yb, xa:xb], layer, objective)
             grad[..., y0:y1, x0:x1] = g[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]
     return grad
 
@@ -95,8 +95,8 @@ def dream(net: Backbone, images: np.ndarray | Sequence[np.ndarray], params: Rend
         return batch[0] if single else batch
     if len({im.shape for im in batch}) != 1:
         raise ValueError("images dreamt together must share one shape")
-    layer = net.resolve(params.layer)
-    objective = amplify if guide is None else toward(guide_features(net, guide, params.layer))
+    layer = net.resolve(params.layer, params.post_relu)
+    objective = amplify if guide is None else toward(guide_features(net, guide, layer))
     rng = np.random.default_rng(params.seed)
 
     base = _to_tensor(batch, net.device)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from .files import atomic_write
 
 MAX_PIXELS = 80_000_000  # refuse decompression bombs well before they exhaust memory
 
@@ -72,12 +73,38 @@ def to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
-def resize(image: np.ndarray, width: int, *, keep_size: bool = False, height: int | None = None) -> np.ndarray:
-    """Resize like the book: to `width`, square unless `keep_size`, or to an explicit height."""
+MAX_WORK_PIXELS = 50_000_000  # the working image of a render (about 8192x6144)
+MAX_ASPECT = 20.0  # longest side over shortest side of the working image
+
+
+def work_shape(shape: tuple[int, ...], width: int, *, keep_size: bool = True) -> tuple[int, int]:
+    """(height, width) of the working image: `width` wide, the photo's proportions kept unless
+    `keep_size` is false (square, as the book's worker). Raises ValueError past the bounds."""
+    h, w = shape[:2]
+    height = max(1, round(h * width / w)) if keep_size else width
+    aspect = max(height, width) / min(height, width)
+    if aspect > MAX_ASPECT:
+        raise ValueError(f"a {w}x{h} photo at width {width} would be {width}x{height} (aspect {aspect:.0f}:1); "
+                         f"at most {MAX_ASPECT:.0f}:1 is rendered (crop the photo, or set keep_size=false)")
+    if height * width > MAX_WORK_PIXELS:
+        raise ValueError(f"a {w}x{h} photo at width {width} would be {width}x{height} = {height * width:,} pixels; "
+                         f"the limit is {MAX_WORK_PIXELS:,} (lower size)")
+    return height, width
+
+
+def resize(image: np.ndarray, width: int, *, keep_size: bool = True, height: int | None = None) -> np.ndarray:
+    """Resize to `width`, proportions kept unless `keep_size` is false, or to an explicit height."""
     if height is None:
-        h, w = image.shape[:2]
-        height = max(1, int(h * (width / w))) if keep_size else width
+        height, width = work_shape(image.shape, width, keep_size=keep_size)
+    if image.shape[:2] == (height, width):
+        return image
     return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+
+
+def fit_cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale to cover `width`x`height` without distortion, then crop the centre (a guide fitted to a photo)."""
+    fitted = ImageOps.fit(Image.fromarray(image), (width, height), Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+    return np.asarray(fitted)
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -86,21 +113,11 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
-    """Write a PNG atomically (temporary file, then rename) with text metadata."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a PNG atomically (unique temporary file, then rename) with text metadata."""
     info = PngImagePlugin.PngInfo()
     for key, value in (metadata or {}).items():
         info.add_itxt(key, value)
-    fd, tmp = tempfile.mkstemp(prefix=".part-", suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(image).save(fh, format="PNG", pnginfo=info)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG", pnginfo=info))
 
 
 def read_png_metadata(path: str | os.PathLike) -> dict[str, str]:

@@ -1,60 +1,35 @@
-"""The one parameter set shared by the renderer, database, recommender, CLI and web page."""
+"""The one parameter set shared by the renderer, database, recommender, CLI and web page.
+
+Each field is declared once, with its default, its accepted range, the narrower range a
+slider offers (the book controller's, for comfort) and its meaning; help texts, validation
+and the web controls are generated from that declaration.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass, fields
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MASK_PARTS = ("otsu", "features", "stdmean", "all")
 ENHANCEMENTS = ("Sharpness", "Brightness", "Contrast", "Color", "CONTOUR", "EDGES", "EMBOSS", "EEM", "EE")
 
-# Numeric fields: (low, high) inclusive; the keep-map and mask factors use the book controller's ranges.
-RANGES: dict[str, tuple[float, float]] = {
-    "std_factor": (0.0, 2.0),
-    "loop_factor": (0.0, 2.0),
-    "n1": (1, 480),
-    "n2": (1, 480),
-    "n3": (1, 480),
-    "convd_median_factor": (0.0, 5.0),
-    "convd_big_factor": (0.0, 1.0),
-    "rb_rate": (0.0, 1.0),
-    "seed": (0, 2**32 - 1),
-    "enhance_factor": (0.0, 20.0),
-    "iter_n": (1, 200),
-    "octave_n": (1, 10),
-    "octave_scale": (1.05, 4.0),
-    "step_size": (0.01, 20.0),
-    "jitter": (0, 256),
-    "size": (32, 4096),
-}
+# Version of the stored parameter schema. 1: conv layers were dreamt after their ReLU (no
+# `post_relu` field). 2: `post_relu` added, pre-ReLU by default as Caffe's forward(end=blob).
+PARAMS_VERSION = 2
 
-HELP: dict[str, str] = {
-    "mask": "which pixels survive: otsu, features, stdmean, all, or a '+' combination",
-    "dd": "otsu keeps the bright side (true) or the dark side (false)",
-    "cb": "clear mask objects that touch the border",
-    "std_factor": "stdmean keeps pixels outside mean ± std_factor·std",
-    "loop_factor": "features grow corner peaks by width/10·loop_factor pixels",
-    "n1": "small box window: keeps the rough structure",
-    "n2": "medium box window: keeps enclosed parts",
-    "n3": "big box window: removes scattered edges (1 = off)",
-    "convd_median_factor": "keep where medium mean > factor·mean(big)",
-    "convd_big_factor": "or where small > 0 and big > factor·mean(big)",
-    "rb_rate": "below 1, channels R, G, B keep with probability rate, rate−0.1, rate−0.2",
-    "seed": "seeds the rb_rate dither and the dream jitter",
-    "enhance": "Pillow enhancement before the dream, or None",
-    "enhance_factor": "its strength; None uses the book's (Sharpness 8.8, Brightness 1.8, Contrast 2.6, Color 7.6)",
-    "layer": "network layer to dream (`prismarec layers`), or None for no dream",
-    "guide_dream": "steer the dream toward the guide's features instead of amplifying the layer",
-    "iter_n": "gradient steps per octave",
-    "octave_n": "number of scales dreamt, coarse to fine",
-    "octave_scale": "size ratio between octaves",
-    "step_size": "step in 0-255 pixel units, normalised by the mean gradient",
-    "jitter": "random shift (pixels) before each step, hides the grid",
-    "size": "working width in pixels",
-    "keep_size": "keep the aspect ratio (true) or make it square like the book (false)",
-}
+
+def _field(default: Any, meaning: str, low: float | None = None, high: float | None = None,
+           slider: tuple[float, float] | None = None) -> Any:
+    """A dataclass field carrying its meaning, accepted range and slider range."""
+    meta = {"help": meaning}
+    if low is not None:
+        meta |= {"range": (low, high), "slider": slider or (low, high)}
+    return dataclasses.field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -63,52 +38,51 @@ class RenderParams:
 
     Frozen: derive variants with `dataclasses.replace` (or `.replace`). Stored as JSON
     through `to_dict` / `from_dict`; unknown keys and out-of-range values raise `ValueError`.
+    Ranges admit every value the book's worker and chapter use; `from_stored` loads
+    parameters recorded under older rules without refusing them.
     """
 
     # mask: which pixels of the photo survive
-    mask: str = "otsu"  # otsu | features | stdmean | all, or a "+" combination
-    dd: bool = True  # otsu keeps the bright side (True) or the dark side (False)
-    cb: bool = False  # clear mask objects touching the border
-    std_factor: float = 1.0  # stdmean band: outside mean ± std_factor·std
-    loop_factor: float = 1.0  # features: growth radius = width/10·loop_factor
+    mask: str = _field("otsu", "which pixels survive: otsu, features, stdmean, all, or a '+' combination")
+    dd: bool = _field(True, "otsu keeps the bright side (true) or the dark side (false)")
+    cb: bool = _field(False, "clear mask objects that touch the border")
+    std_factor: float = _field(1.0, "stdmean keeps pixels outside mean ± std_factor·std", 0.0, 10.0, (0.0, 2.0))
+    loop_factor: float = _field(1.0, "features grow corner peaks by width/10·loop_factor pixels", 0.0, 10.0,
+                                (0.0, 2.0))
     # keep map: box filters of the mask and the keep condition
-    n1: int = 5  # small window
-    n2: int = 28  # medium window
-    n3: int = 1  # big window
-    convd_median_factor: float = 1.5
-    convd_big_factor: float = 0.0
-    rb_rate: float = 1.0  # per-channel keep probability (R, R-0.1, R-0.2) below 1
-    seed: int = 0  # seeds the rb_rate dither and the dream jitter
+    n1: int = _field(5, "small box window: keeps the rough structure", 1, 4096, (1, 240))
+    n2: int = _field(28, "medium box window: keeps enclosed parts", 1, 4096, (1, 240))
+    n3: int = _field(1, "big box window: removes scattered edges (1 = off)", 1, 4096, (1, 240))
+    convd_median_factor: float = _field(1.5, "keep where medium mean > factor·mean(big)", 0.0, 20.0, (0.0, 5.0))
+    convd_big_factor: float = _field(0.0, "or where small > 0 and big > factor·mean(big)", 0.0, 20.0, (0.0, 1.0))
+    rb_rate: float = _field(1.0, "below 1, channels R, G, B keep with probability rate, rate−0.1, rate−0.2",
+                            0.0, 1.0)
+    seed: int = _field(0, "seeds the rb_rate dither and the dream jitter", 0, 2**32 - 1, (0, 1000))
     # enhancement before the dream
-    enhance: str | None = None  # one of ENHANCEMENTS or None
-    enhance_factor: float | None = None  # None: the book's default for that enhancement
+    enhance: str | None = _field(None, "Pillow enhancement before the dream, or None")
+    enhance_factor: float | None = _field(
+        None, "its strength; None uses the book's (Sharpness 8.8, Brightness 1.8, Contrast 2.6, Color 7.6)",
+        0.0, 20.0)
     # dream
-    layer: str | None = "conv2/3x3_reduce"  # book blob name or backbone layer; None: no dream
-    guide_dream: bool = False  # steer the dream toward the guide's features instead of amplifying
-    iter_n: int = 10
-    octave_n: int = 4
-    octave_scale: float = 1.4
-    step_size: float = 1.5  # in 0-255 pixel units, as the book
-    jitter: int = 32
+    layer: str | None = _field("conv2/3x3_reduce", "network layer to dream (`prismarec layers`), or None for no dream")
+    post_relu: bool = _field(False, "dream a conv layer after its ReLU instead of before (Caffe's blob)")
+    guide_dream: bool = _field(False, "steer the dream toward the guide's features instead of amplifying the layer")
+    iter_n: int = _field(10, "gradient steps per octave", 1, 5000, (1, 100))
+    octave_n: int = _field(4, "number of scales dreamt, coarse to fine", 1, 12, (1, 8))
+    octave_scale: float = _field(1.4, "size ratio between octaves", 1.05, 4.0, (1.05, 2.0))
+    step_size: float = _field(1.5, "step in 0-255 pixel units, normalised by the mean gradient", 0.01, 20.0,
+                              (0.01, 5.0))
+    jitter: int = _field(32, "random shift (pixels) before each step, hides the tiling grid", 0, 512,
+                         (0, 128))
     # geometry
-    size: int = 480  # working width
-    keep_size: bool = False  # keep aspect ratio (True) or square like the book (False)
+    size: int = _field(480, "output width in pixels (the height follows the photo's proportions)", 32, 8192,
+                       (32, 2048))
+    keep_size: bool = _field(True, "keep the photo's proportions (true) or make it square like the book's "
+                                   "worker (false)")
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in RANGES and value is not None:
-                _check_number(f.name, value, f.type)
-        for f in fields(self):
-            if f.type == "bool" and not isinstance(getattr(self, f.name), bool):
-                raise ValueError(f"{f.name} must be true or false, got {getattr(self, f.name)!r}")
-        parts = mask_parts(self.mask)
-        if not parts:
-            raise ValueError(f"mask must be one of {', '.join(MASK_PARTS)} or a '+' combination, got {self.mask!r}")
-        if self.enhance is not None and self.enhance not in ENHANCEMENTS:
-            raise ValueError(f"enhance must be None or one of {', '.join(ENHANCEMENTS)}, got {self.enhance!r}")
-        if self.layer is not None and (not isinstance(self.layer, str) or not self.layer):
-            raise ValueError(f"layer must be a layer name or None, got {self.layer!r}")
+            check_field(f.name, getattr(self, f.name))
 
     def replace(self, **changes: Any) -> RenderParams:
         return dataclasses.replace(self, **changes)
@@ -121,27 +95,113 @@ class RenderParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenderParams:
+        if not isinstance(data, dict):
+            raise ValueError(f"parameters must be a JSON object of name: value, got {type(data).__name__}")
         unknown = sorted(set(data) - set(field_names()))
         if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(field_names())}")
+            raise ValueError(f"unknown parameter(s) {', '.join(map(str, unknown))}; valid: {', '.join(field_names())}")
         return cls(**data)
 
     @classmethod
     def from_json(cls, text: str) -> RenderParams:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"parameters are not valid JSON: {exc}") from None
+        return cls.from_dict(parse_json(text))
+
+    @classmethod
+    def from_stored(cls, data: Any, version: int | None = PARAMS_VERSION) -> tuple[RenderParams, list[str]]:
+        """Parameters recorded by any version, never refused: upgraded to this schema, values
+        that today's rules reject replaced (clamped into range, else the default).
+
+        Returns the parameters and one note per change, for logs and migrations.
+        """
+        notes: list[str] = []
+        if isinstance(data, str):
+            try:
+                data = parse_json(data)
+            except ValueError as exc:
+                data, notes = {}, [str(exc)]
         if not isinstance(data, dict):
-            raise ValueError("parameters JSON must be an object")
-        return cls.from_dict(data)
+            data, notes = {}, [f"stored parameters were {type(data).__name__}, not an object: defaults used"]
+        data = dict(data)
+        if (version or 1) < 2 and "post_relu" not in data:
+            data["post_relu"] = True  # version 1 dreamt conv layers after their ReLU
+        default = cls()
+        values = {}
+        for f in fields(cls):
+            value = data.pop(f.name, getattr(default, f.name))
+            try:
+                check_field(f.name, value)
+            except ValueError as exc:
+                value = _repaired(f.name, value, getattr(default, f.name))
+                notes.append(f"{exc}: using {value!r}")
+            values[f.name] = value
+        notes += [f"unknown parameter {key!r} dropped" for key in sorted(map(str, data))]
+        return cls(**values), notes
+
+
+def _repaired(name: str, value: Any, default: Any) -> Any:
+    """An out-of-range number clamped into range (as an int for int fields); anything else the default."""
+    spec = field_specs()[name]
+    if "range" in spec and isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        low, high = spec["range"]
+        clamped = min(max(value, low), high)
+        return round(clamped) if spec["type"].startswith("int") else float(clamped)
+    return default
+
+
+def parse_json(text: str | bytes) -> Any:
+    """`json.loads` whose every failure (syntax, nesting too deep, bad bytes) is a one-line ValueError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except UnicodeDecodeError:
+        raise ValueError("JSON is not UTF-8 text") from None
+
+
+def check_field(name: str, value: Any) -> None:
+    """Raise a ValueError naming the field, the bad value and what is allowed."""
+    spec = field_specs()[name]
+    kind = spec["type"]
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+    elif "range" in spec:
+        if value is None and "None" in kind:
+            return
+        wants_int = kind.startswith("int")
+        if isinstance(value, bool) or not isinstance(value, int if wants_int else int | float):
+            raise ValueError(f"{name} must be {'an integer' if wants_int else 'a number'}, got {value!r}")
+        low, high = spec["range"]
+        if not low <= value <= high:  # NaN fails too
+            raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}")
+    elif name == "mask":
+        if not mask_parts(value):
+            raise ValueError(f"mask must be one of {', '.join(MASK_PARTS)} or a '+' combination, got {value!r}")
+    elif name == "enhance":
+        if value is not None and value not in ENHANCEMENTS:
+            raise ValueError(f"enhance must be None or one of {', '.join(ENHANCEMENTS)}, got {value!r}")
+    elif name == "layer" and value is not None and (not isinstance(value, str) or not value):
+        raise ValueError(f"layer must be a layer name or None, got {value!r}")
+
+
+_SPECS: dict[str, dict[str, Any]] = {}
+
+
+def field_specs() -> dict[str, dict[str, Any]]:
+    """name -> {"type", "help", and for numbers "range" and "slider"}, from the dataclass itself."""
+    if not _SPECS:
+        _SPECS.update({f.name: {"type": str(f.type), **f.metadata} for f in fields(RenderParams)})
+    return _SPECS
 
 
 def allowed(name: str) -> str:
     """The values a field accepts, in words, for help texts."""
-    if name in RANGES:
-        low, high = RANGES[name]
-        return f"{low} – {high}" + (" or None" if name == "enhance_factor" else "")
+    spec = field_specs()[name]
+    if "range" in spec:
+        low, high = spec["range"]
+        return f"{low} – {high}" + (" or None" if "None" in spec["type"] else "")
     return {"mask": " | ".join(MASK_PARTS) + ", or a+b", "enhance": "None | " + " | ".join(ENHANCEMENTS),
             "layer": "a layer name or None"}.get(name, "true | false")
 
@@ -150,8 +210,20 @@ def field_names() -> list[str]:
     return [f.name for f in fields(RenderParams)]
 
 
-def field_types() -> dict[str, str]:
-    return {f.name: str(f.type) for f in fields(RenderParams)}
+RANGES: dict[str, tuple[float, float]] = {n: s["range"] for n, s in field_specs().items() if "range" in s}
+SLIDERS: dict[str, tuple[float, float]] = {n: s["slider"] for n, s in field_specs().items() if "slider" in s}
+HELP: dict[str, str] = {n: s["help"] for n, s in field_specs().items()}
+
+
+def at_width(params: RenderParams, width: int) -> RenderParams:
+    """The same artwork at another width: box windows and jitter scale with the image.
+
+    The book states `n1`–`n3` in pixels of its 480-pixel working image; a preview at 192
+    pixels with the same windows would blur three times as much and keep other pixels.
+    """
+    ratio = width / params.size
+    return params.replace(size=width, n1=max(1, round(params.n1 * ratio)), n2=max(1, round(params.n2 * ratio)),
+                          n3=max(1, round(params.n3 * ratio)), jitter=round(params.jitter * ratio))
 
 
 def mask_parts(mask: Any) -> list[str]:
@@ -186,14 +258,3 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
             raise ValueError(f"expected key=value, got {item!r}")
         out[key.strip()] = parse_value(value)
     return out
-
-
-def _check_number(name: str, value: Any, type_name: str) -> None:
-    wants_int = type_name.startswith("int")
-    ok_types = (int,) if wants_int else (int, float)
-    if isinstance(value, bool) or not isinstance(value, ok_types):
-        kind = "an integer" if wants_int else "a number"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-    low, high = RANGES[name]
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}")

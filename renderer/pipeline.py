@@ -11,10 +11,11 @@ import numpy as np
 from . import images
 from .backbones import Backbone
 from .blend import blend, keep_map
+from .cost import check_budget
 from .dream import dream
 from .enhance import enhance
 from .masks import make_mask
-from .params import RenderParams
+from .params import RenderParams, at_width
 
 
 @dataclass
@@ -40,26 +41,38 @@ class _Laps:
         self.clock = now
 
 
-def _check(params: RenderParams, net: Backbone | None, guide: np.ndarray | None) -> None:
-    """Fail on a missing backbone, an unknown layer or a missing guide before any work."""
+def _check(photo: np.ndarray, params: RenderParams, net: Backbone | None, guide: np.ndarray | None,
+           max_seconds: float | None = None) -> None:
+    """Fail before any work on a missing backbone, an unknown layer, a missing guide, a working
+    image out of bounds, or an estimated time over `max_seconds`."""
     if params.layer is not None:
         if net is None:
             raise ValueError("a backbone is needed to dream; pass net or set layer=None")
-        net.resolve(params.layer)
+        net.resolve(params.layer, params.post_relu)
     if params.guide_dream and guide is None:
         raise ValueError("guide_dream needs a guide image")
+    images.work_shape(photo.shape, params.size, keep_size=params.keep_size)
+    check_budget(net, params, photo.shape, max_seconds)
 
 
 def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, laps: _Laps
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Every stage before the dream: (enhanced blend, mask, keep map, resized guide)."""
+    """Every stage before the dream: (enhanced blend, mask, keep map, fitted guide).
+
+    The guide is scaled to cover the photo and centre-cropped, never stretched. Without a
+    guide the whole photo is kept (and dreamt), as the book's controller does.
+    """
     small = images.resize(photo, params.size, keep_size=params.keep_size)
-    small_guide = None if guide is None else images.resize(guide, small.shape[1], height=small.shape[0])
-    gray = images.to_gray(small)
     laps("resize")
-    mask = make_mask(gray, params)
-    laps("mask")
-    keep = keep_map(mask, params)
+    if guide is None:
+        mask = np.full(small.shape[:2], 255, np.uint8)
+        keep = np.ones(small.shape[:2], bool)
+        small_guide = None
+    else:
+        small_guide = images.fit_cover(guide, small.shape[1], small.shape[0])
+        mask = make_mask(images.to_gray(small), params)
+        laps("mask")
+        keep = keep_map(mask, params)
     mixed = blend(small, small_guide, keep, params)
     laps("blend")
     mixed = enhance(mixed, params)
@@ -68,12 +81,13 @@ def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, l
 
 
 def render(photo: np.ndarray, params: RenderParams, net: Backbone | None, *, guide: np.ndarray | None = None,
-           on_step: Callable[[], None] | None = None) -> RenderResult:
-    """Render a `(H, W, 3)` uint8 photo (and optional guide) into the artwork.
+           on_step: Callable[[], None] | None = None, max_seconds: float | None = None) -> RenderResult:
+    """Render a `(H, W, 3)` uint8 photo (and optional guide) into the artwork, `params.size` wide.
 
-    `net` may be None only when `params.layer` is None (no dream).
+    `net` may be None only when `params.layer` is None (no dream). With `max_seconds`, a
+    render estimated to take longer is refused (`BudgetError`) before it starts.
     """
-    _check(params, net, guide)
+    _check(photo, params, net, guide, max_seconds)
     laps = _Laps()
     mixed, mask, keep, small_guide = prepare(photo, params, guide, laps)
     steer = small_guide if params.guide_dream else None
@@ -82,14 +96,36 @@ def render(photo: np.ndarray, params: RenderParams, net: Backbone | None, *, gui
     return RenderResult(out, mask, keep, params, net.name if net and params.layer else None, laps.timings)
 
 
+PREVIEW_PREPARE_MAX = 960  # widest working image whose mask and keep map a preview computes in full
+
+
+def render_preview(photo: np.ndarray, params: RenderParams, net: Backbone | None, width: int, *,
+                   guide: np.ndarray | None = None, max_seconds: float | None = None) -> RenderResult:
+    """A small render that shows the full one: mask, keep map and blend are computed at the full
+    working width (up to PREVIEW_PREPARE_MAX, beyond it with windows scaled by `at_width`), then
+    reduced to `width`; only the dream, the costly part, runs at the small size (jitter scaled)."""
+    small = at_width(params, min(width, params.size))
+    _check(photo, small, net, guide, max_seconds)
+    laps = _Laps()
+    work = at_width(params, min(params.size, PREVIEW_PREPARE_MAX))
+    mixed, mask, keep, small_guide = prepare(photo, work, guide, laps)
+    h, w = images.work_shape(mixed.shape, small.size)
+    mixed = images.resize(mixed, w, height=h)
+    keep = images.resize(keep.astype(np.uint8) * 255, w, height=h) > 127
+    steer = None if small_guide is None or not params.guide_dream else images.resize(small_guide, w, height=h)
+    out = dream(net, mixed, small, guide=steer) if params.layer is not None else mixed
+    laps("dream")
+    return RenderResult(out, mask, keep, small, net.name if net and params.layer else None, laps.timings)
+
+
 def dream_key(params: RenderParams) -> tuple:
     """Renders whose dream settings agree can share one batched forward/backward."""
-    return (params.layer, params.iter_n, params.octave_n, params.octave_scale, params.step_size, params.jitter,
-            params.seed)
+    return (params.layer, params.post_relu, params.iter_n, params.octave_n, params.octave_scale, params.step_size,
+            params.jitter, params.seed)
 
 
-def render_many(jobs: Sequence[tuple[np.ndarray, RenderParams, np.ndarray | None]], net: Backbone | None
-                ) -> list[RenderResult | Exception]:
+def render_many(jobs: Sequence[tuple[np.ndarray, RenderParams, np.ndarray | None]], net: Backbone | None, *,
+                max_seconds: float | None = None) -> list[RenderResult | Exception]:
     """Render several (photo, params, guide) jobs, dreaming same-shaped, same-setting ones as one batch.
 
     Worth it on a GPU; a job's failure is returned in its place instead of stopping the others.
@@ -99,7 +135,7 @@ def render_many(jobs: Sequence[tuple[np.ndarray, RenderParams, np.ndarray | None
     steers: dict[tuple, np.ndarray | None] = {}
     for i, (photo, params, guide) in enumerate(jobs):
         try:
-            _check(params, net, guide)
+            _check(photo, params, net, guide, max_seconds)
             laps = _Laps()
             mixed, mask, keep, small_guide = prepare(photo, params, guide, laps)
         except Exception as exc:  # reported per job

@@ -12,7 +12,7 @@ import skimage.data
 
 from renderer import load_backbone, render
 from renderer.blend import blend, keep_map
-from renderer.images import resize, to_gray
+from renderer.images import fit_cover, resize, to_gray
 from renderer.masks import make_mask
 from renderer.params import RenderParams
 from scripts import book_reference as book
@@ -34,18 +34,17 @@ def main() -> None:
     args = parser.parse_args()
 
     photo = resize(skimage.data.astronaut(), args.size)
-    guide = resize(skimage.data.coffee(), args.size)
+    guide = fit_cover(skimage.data.coffee(), photo.shape[1], photo.shape[0])
     gray = to_gray(photo)
-    print(f"mask + keep map + blend at {args.size}x{args.size} (otsu mask, n1=5, n2=28)")
+    print(f"mask + keep map + blend at {photo.shape[1]}x{photo.shape[0]} (otsu mask, n1=5, n2=28)")
     print(f"{'n3':>5} {'book s':>10} {'ours s':>10} {'ratio':>10}")
     for n3 in args.n3:
         params = RenderParams(n3=n3)
 
         def literal(params=params):
             mask = book.do_otsu(gray, params.cb, params.dd)
-            keep = book.keep_condition(mask, params.n1, params.n2, params.n3, params.convd_median_factor,
-                                       params.convd_big_factor)
-            return book.mix(photo, guide, keep, params.rb_rate)
+            return book.do_convd_filter(params.n1, params.n2, params.n3, params.rb_rate, photo, guide, mask,
+                                        params.convd_median_factor, params.convd_big_factor)
 
         def ours(params=params):
             return blend(photo, guide, keep_map(make_mask(gray, params), params), params)

@@ -44,7 +44,28 @@ def test_every_book_layer_maps_to_the_right_googlenet_blob(weights_file, photos)
         assert net.activation(x, layer).shape[1] == channels, layer
     assert net.pooled(x).shape == (1, 1024)
     out = render(photos["coffee"], RenderParams(size=96, iter_n=2, octave_n=2, layer="inception_3b/output"), net)
-    assert out.backbone == "googlenet" and out.image.shape == (96, 96, 3)
+    assert out.backbone == "googlenet" and out.image.shape == (64, 96, 3)  # coffee is 640x427
+
+
+@pytest.mark.parametrize("layer", ["conv1/7x7_s2", "conv2/3x3_reduce", "conv2/3x3", "inception_3a/1x1",
+                                   "inception_3a/3x3_reduce", "inception_3a/5x5", "inception_3a/pool_proj"])
+def test_googlenet_conv_blobs_are_cut_before_their_relu_like_caffe(weights_file, photos, layer):
+    net = load_backbone("googlenet", weights_file, device="cpu")
+    x = net.normalize(torch.from_numpy(photos["astronaut"][:160, :160].astype(np.float32)).permute(2, 0, 1)[None])
+    pre, post = net.activation(x, layer), net.activation(x, layer, post_relu=True)
+    assert (pre < 0).float().mean() > 0.05 and (post >= 0).all()
+    torch.testing.assert_close(torch.relu(pre), post)
+
+
+def test_outputs_and_pools_have_no_relu_to_cut(weights_file, photos, net):
+    googlenet_net = load_backbone("googlenet", weights_file, device="cpu")
+    x = torch.from_numpy(photos["rocket"][:128, :128].astype(np.float32)).permute(2, 0, 1)[None]
+    for backbone, layer in [(googlenet_net, "inception_3a/output"), (googlenet_net, "pool2/3x3_s2"),
+                            (net, "conv2/3x3_reduce"), (net, "blocks.7")]:
+        y = backbone.normalize(x)
+        torch.testing.assert_close(backbone.activation(y, layer), backbone.activation(y, layer, post_relu=True))
+    stem_pre, stem_post = net.activation(net.normalize(x), "stem"), net.activation(net.normalize(x), "stem", True)
+    assert (stem_pre < 0).any() and torch.equal(stem_pre.clamp(0, 6), stem_post)
 
 
 def test_unusable_weights_file_is_a_clear_error(tmp_path):
