@@ -9,7 +9,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: install demo test bench chromium
+.PHONY: install demo test bench system-packages
 install: $(STAMP)
 
 # The demo keeps its database, index and renders in demo/home, away from the user's data.
@@ -21,14 +21,17 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(VENV)/bin/recommend-and-render demo/photos/chelsea.png --guide demo/photos/hubble_deep_field.png \
 		-o demo/out
 
-# The browser tests drive Debian's Chromium with Playwright.
+# The browser tests drive Debian's Chromium with Playwright; the database tests also run on a
+# throw-away PostgreSQL server. `make test` installs both and fails (not skips) without them.
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
-chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+system-packages:
+	@missing=""; command -v chromium >/dev/null || missing="chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -z "$$missing" ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; }
 
-test: $(STAMP) chromium
+test: $(STAMP) system-packages
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	PRISMAREC_REQUIRE_POSTGRES=1 $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench_render

@@ -14,14 +14,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from db import StorageError
 from renderer.backbones import BackboneError
-from renderer.params import RenderParams, parse_assignments
+from renderer.params import RenderParams, parse_assignments, parse_json
 
 err = Console(stderr=True)
 out = Console()
 
 # Errors a user can fix: one line on stderr, exit code 2.
-USER_ERRORS = (ValueError, BackboneError, FileNotFoundError, PermissionError, IsADirectoryError)
+USER_ERRORS = (ValueError, BackboneError, StorageError, FileNotFoundError, PermissionError, IsADirectoryError,
+               NotADirectoryError, FileExistsError)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -42,14 +44,41 @@ def build_params(params_file: Path | None, sets: list[str] | None, base: RenderP
     data = (base or RenderParams()).to_dict()
     if params_file is not None:
         try:
-            loaded = json.loads(params_file.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{params_file}: cannot read parameters ({exc})") from None
+            loaded = parse_json(params_file.read_bytes())
+        except OSError as exc:
+            raise ValueError(f"{params_file}: cannot read parameters ({exc.strerror or exc})") from None
+        except ValueError as exc:
+            raise ValueError(f"{params_file}: {exc}") from None
+        if isinstance(loaded, dict) and "params" in loaded:  # a render's --json output
+            loaded = loaded["params"]
         if not isinstance(loaded, dict):
-            raise ValueError(f"{params_file}: parameters must be a JSON object")
-        data.update(loaded.get("params", loaded))
+            raise ValueError(f"{params_file}: parameters must be a JSON object of name: value "
+                             "(or a render's --json output)")
+        data.update(loaded)
     data.update(parse_assignments(sets or []))
     return RenderParams.from_dict(data)
+
+
+def output_names(photos: list[Path], folder: Path) -> list[Path]:
+    """One PNG per photo in `folder`, named after it: distinct within the run, never one of the inputs."""
+    inputs = {p.resolve() for p in photos}
+    taken: set[Path] = set()
+    names = []
+    for photo in photos:
+        candidate, n = folder / f"{photo.stem}.png", 2
+        while candidate.resolve() in taken or candidate.resolve() in inputs:
+            candidate, n = folder / f"{photo.stem}-{n}.png", n + 1
+        taken.add(candidate.resolve())
+        names.append(candidate)
+    return names
+
+
+def refuse_overwriting(output: Path, *inputs: Path | None) -> None:
+    """An output that is one of the inputs would destroy it: refuse."""
+    for given in inputs:
+        if given is not None and (output.resolve() == given.resolve()
+                                  or (output.exists() and given.exists() and output.samefile(given))):
+            raise ValueError(f"output {output} is the input {given}; choose another -o")
 
 
 def print_json(obj: Any) -> None:
@@ -57,6 +86,10 @@ def print_json(obj: Any) -> None:
 
 
 def setup_logging(verbose: bool) -> None:
+    """Log level for the library, and terminal output that survives file names that are not UTF-8."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 

@@ -19,9 +19,21 @@ from recommender import recommend as run_recommend
 from recommender import recommend_for_vector
 from recommender.ranking import MIN_SIMILARITY
 from renderer.backbones import BACKBONES, list_layers, load_backbone
+from renderer.cost import DEFAULT_MAX_SECONDS
 from renderer.params import HELP, RenderParams, allowed, field_names
 
-from .common import build_params, err, fail, out, print_json, progress, setup_logging, user_errors
+from .common import (
+    build_params,
+    err,
+    fail,
+    out,
+    output_names,
+    print_json,
+    progress,
+    refuse_overwriting,
+    setup_logging,
+    user_errors,
+)
 
 app = typer.Typer(help="Prisma-like artworks from photos, with parameters learnt from curated renders.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -39,6 +51,8 @@ ParamsOpt = Annotated[Path | None,
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of prose")]
 MinSimOpt = Annotated[float, typer.Option(
     min=-1.0, max=1.0, help="Neighbours less similar than this (cosine) do not vote")]
+MaxSecondsOpt = Annotated[float, typer.Option(
+    min=1.0, help="Refuse a render estimated to take longer than this many seconds (the estimate is shown)")]
 
 _state: dict[str, str | None] = {"db": None}
 
@@ -53,11 +67,18 @@ def main(
     _state["db"] = db
 
 
-def open_catalog(backbone: str, weights: Path | None, quiet: bool = False) -> Catalog:
+def open_catalog(backbone: str, weights: Path | None, quiet: bool = False, writes: bool = True) -> Catalog:
+    """The catalogue; for commands that write, the database and index folder are checked first,
+    so a read-only, locked or damaged store fails before any work."""
+    db = Database(_state["db"])
     net = load_backbone(backbone, weights)
     if not quiet:
         err.print(f"backbone: {net.name} on {net.device}")
-    return Catalog(Database(_state["db"]), net)
+    catalog = Catalog(db, net)
+    if writes:
+        db.check_writable()
+        catalog.index.check_writable()
+    return catalog
 
 
 def default_output(photo: Path) -> Path:
@@ -74,19 +95,28 @@ def render(
     params_file: ParamsOpt = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
+    max_seconds: MaxSecondsOpt = DEFAULT_MAX_SECONDS,
     as_json: JsonOpt = False,
 ) -> None:
     """Render PHOTO with the book's pipeline and record it; the PNG carries its parameters and backbone.
 
+    The artwork is `size` pixels wide (480 by default) with the photo's proportions
+    (`--set keep_size=false` squares it, as the book's worker). For a larger artwork raise
+    the width, e.g. `--set size=2048`: the dream runs in 512-pixel tiles, so memory stays
+    bounded while time grows with the pixels (a render estimated past --max-seconds is refused).
+    Without --guide the whole photo is dreamt.
+
     Example: prismarec render cat.jpg --guide stars.jpg --set layer=inception_4c/output --set rb_rate=0.85 -o out.png
     """
     with user_errors():
-        if output is not None and output.suffix.lower() != ".png":
-            raise ValueError(f"output must be a .png file, got {output}")
+        if output is not None:
+            if output.suffix.lower() != ".png":
+                raise ValueError(f"output must be a .png file, got {output}")
+            refuse_overwriting(output, photo, guide)
         params = build_params(params_file, sets)
         catalog = open_catalog(backbone, weights, quiet=as_json)
         if params.layer is not None:
-            catalog.net.resolve(params.layer)
+            catalog.net.resolve(params.layer, params.post_relu)
         started = time.perf_counter()
         registered = catalog.register(photo)
         guide_entry = catalog.register_guide(guide) if guide else None
@@ -94,7 +124,8 @@ def render(
             raise ValueError("guide_dream=true needs --guide")
         output = output or default_output(photo)
         with progress(params.iter_n * params.octave_n, "dreaming", enabled=not as_json and bool(params.layer)) as bar:
-            render_id, result = catalog.render(registered, params, output, guide=guide_entry, on_step=bar)
+            render_id, result = catalog.render(registered, params, output, guide=guide_entry, on_step=bar,
+                                               max_seconds=max_seconds)
         total = time.perf_counter() - started
     summary = {"render_id": render_id, "output": str(output), "photo": str(photo), "photo_id": registered.id,
                "guide": str(guide) if guide else None, "backbone": result.backbone,
@@ -189,13 +220,16 @@ def recommend_and_render(
     weights: WeightsOpt = None,
     sets: SetOpt = None,
     min_similarity: MinSimOpt = MIN_SIMILARITY,
+    max_seconds: MaxSecondsOpt = DEFAULT_MAX_SECONDS,
     as_json: JsonOpt = False,
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (overrides the global --db)")] = None,
 ) -> None:
     """Recommend parameters for each photo and render it — auto-styling in one command.
 
-    Renders are recorded, so curators can tag them (`prismarec tag ID --good --curator NAME`).
-    A bad file is reported and skipped; the exit code is 1 if any photo failed.
+    Each photo is written to OUTPUT_DIR/<name>.png at the photo's proportions (photos that share
+    a name get -2, -3, …). Renders are recorded, so curators can tag them
+    (`prismarec tag ID --good --curator NAME`). A bad file is reported and skipped; the exit
+    code is 1 if any photo failed.
     """
     _state["db"] = db or _state["db"]
     with user_errors():
@@ -206,7 +240,7 @@ def recommend_and_render(
             raise ValueError("no photos found in the given paths")
     results, failures = [], []
     with progress(len(files), "rendering", enabled=not as_json) as bar:
-        for path in files:
+        for path, target in zip(files, output_names(files, output_dir), strict=True):
             try:
                 photo = catalog.register(path)
                 rec = recommend_for_vector(catalog, photo.embedding, min_similarity=min_similarity)
@@ -216,8 +250,7 @@ def recommend_and_render(
                     with catalog.db.session() as s:
                         guide_path = s.get(Guide, rec.guide_id).path
                     chosen = catalog.register_guide(guide_path)
-                target = output_dir / f"{path.stem}.png"
-                render_id, _ = catalog.render(photo, params, target, guide=chosen)
+                render_id, _ = catalog.render(photo, params, target, guide=chosen, max_seconds=max_seconds)
                 results.append({"photo": str(path), "render_id": render_id, "output": str(target),
                                 "fallback": rec.fallback, "confidence": rec.confidence,
                                 "params": params.to_dict(), "guide_id": chosen[0] if chosen else None})
@@ -251,6 +284,7 @@ def sweep(
         help="Run on a Dask cluster: a scheduler address (tcp://host:8786) or 'local' for a local cluster")] = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
+    max_seconds: MaxSecondsOpt = DEFAULT_MAX_SECONDS,
     as_json: JsonOpt = False,
 ) -> None:
     """Render every combination of photos, guides and grid values (the book's PrismaMaster).
@@ -278,7 +312,7 @@ def sweep(
                 err.print(f"[red]skipped:[/] {exc}", highlight=False)
         guide_list = [(catalog.register_guide(g)[0], str(g.resolve())) for g in guides or []] or [(None, None)]
         tasks = plan(registered, guide_list, base, grid_values, output_dir, backbone=catalog.net.name,
-                     weights=str(weights) if weights else None)
+                     weights=str(weights) if weights else None, max_seconds=max_seconds)
     executor = None
     if dask:
         from distributed import Client, LocalCluster
@@ -353,7 +387,7 @@ def evaluate_cmd(
     from recommender.evaluate import METHODS, evaluate, plot_curve
 
     with user_errors():
-        catalog = open_catalog(backbone, weights, quiet=as_json)
+        catalog = open_catalog(backbone, weights, quiet=as_json, writes=False)
         with catalog.db.session() as s:
             total = len({r.photo_id for r in curated(s)})
         with progress(total, "evaluating", enabled=not as_json) as bar:
@@ -386,7 +420,7 @@ def index_rebuild(backbone: BackboneOpt = "auto", weights: WeightsOpt = None) ->
 def index_stats(backbone: BackboneOpt = "auto", weights: WeightsOpt = None, as_json: JsonOpt = False) -> None:
     """Size, kind (flat or HNSW), GPUs and recall@10 against exact search."""
     with user_errors():
-        stats = open_catalog(backbone, weights, quiet=as_json).index.stats()
+        stats = open_catalog(backbone, weights, quiet=as_json, writes=False).index.stats()
     if as_json:
         print_json(stats)
     else:

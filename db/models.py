@@ -5,6 +5,8 @@ Types are portable (no SQLite- or PostgreSQL-only columns) so any SQLAlchemy URL
 
 from __future__ import annotations
 
+import base64
+import os
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -17,9 +19,35 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+_RAW = "fsb64:"  # marks a path whose bytes are not UTF-8, stored as base64 of those bytes
+
+
+class FsPath(TypeDecorator):
+    """A file path as the OS gives it: names that are not UTF-8 (Python holds them with
+    surrogate escapes) are stored as base64 of their bytes and come back unchanged."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: object) -> str | None:
+        if value is None:
+            return None
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return _RAW + base64.b64encode(os.fsencode(value)).decode("ascii")
+
+    def process_result_value(self, value: str | None, dialect: object) -> str | None:
+        if value is not None and value.startswith(_RAW):
+            return os.fsdecode(base64.b64decode(value[len(_RAW):]))
+        return value
 
 
 def utcnow() -> datetime:
@@ -35,7 +63,7 @@ class ImageFile:
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    path: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(FsPath)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -78,11 +106,13 @@ class Render(Base):
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
     guide_id: Mapped[int | None] = mapped_column(ForeignKey("guides.id", ondelete="SET NULL"))
     params: Mapped[str] = mapped_column(Text)
+    params_version: Mapped[int] = mapped_column(Integer, default=1)  # renderer.params.PARAMS_VERSION when stored
+    params_original: Mapped[str | None] = mapped_column(Text)  # the text first stored, when a migration rewrote it
     params_hash: Mapped[str] = mapped_column(String(64))
     backbone: Mapped[str | None] = mapped_column(String(64))
     layer: Mapped[str | None] = mapped_column(String(64), index=True)  # copied from params, for filtering
     mask: Mapped[str | None] = mapped_column(String(64), index=True)
-    output_path: Mapped[str] = mapped_column(Text)
+    output_path: Mapped[str] = mapped_column(FsPath)
     timings: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     photo: Mapped[Photo] = relationship(back_populates="renders", foreign_keys=[photo_id])
@@ -107,6 +137,9 @@ class Verdict(Base):
         CheckConstraint("verdict IN ('good', 'bad')", name="ck_verdict_kind"),
         CheckConstraint("score IS NULL OR (score >= 1 AND score <= 5)", name="ck_verdict_score"),
         Index("ix_verdicts_current", "render_id", "current"),
+        # one current verdict per curator and render, even when two taggers race
+        Index("ux_verdicts_one_current", "render_id", "curator_id", unique=True,
+              sqlite_where=text('"current"'), postgresql_where=text('"current"')),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     render_id: Mapped[int] = mapped_column(ForeignKey("renders.id", ondelete="CASCADE"))

@@ -20,9 +20,8 @@ def default_url() -> str:
 
 
 def index_dir() -> Path:
-    path = data_home() / "index"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The index folder (created by the first write, so a bad location fails with the index's own error)."""
+    return data_home() / "index"
 
 
 def renders_dir() -> Path:

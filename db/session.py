@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,44 +11,88 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .paths import default_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+LOCK_TIMEOUT_S = 20.0  # how long a write waits for another process's transaction ($PRISMAREC_LOCK_TIMEOUT)
+
+
+class StorageError(RuntimeError):
+    """The database cannot be used (damaged, read-only, locked, unreachable); the message says what to do."""
 
 
 class Database:
-    """An engine plus a session factory; `with db.session() as s:` commits or rolls back."""
+    """An engine plus a session factory; `with db.session() as s:` commits or rolls back.
 
-    def __init__(self, url: str | None = None):
+    Failures of the database itself come out as one-line `StorageError`s naming it.
+    """
+
+    def __init__(self, url: str | None = None, *, lock_timeout: float | None = None):
         self.url = url or default_url()
+        lock_timeout = lock_timeout or float(os.environ.get("PRISMAREC_LOCK_TIMEOUT") or LOCK_TIMEOUT_S)
         try:
             parsed = make_url(self.url)
         except ArgumentError:
             raise ValueError(f"not a database URL: {self.url!r}") from None
+        self.name = parsed.database if parsed.get_backend_name() == "sqlite" else parsed.render_as_string()
+        self.lock_timeout = lock_timeout
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:" and "mode=ro" not in self.url:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(self.url, connect_args={"timeout": 60} if self.is_sqlite else {})
+        try:
+            self.engine: Engine = create_engine(self.url, connect_args={"timeout": lock_timeout}
+                                                if self.is_sqlite else {})
+        except ImportError as exc:
+            raise StorageError(f"{self.name}: the database driver is not installed ({exc.name}); "
+                               "for PostgreSQL: pip install -e '.[postgres]'") from None
         if self.is_sqlite:
-            _sqlite_pragmas(self.engine)
+            _sqlite_pragmas(self.engine, lock_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        migrate(self.engine)
+        with self.errors():
+            migrate(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions() as s, s.begin():
+        with self.errors(), self._sessions() as s, s.begin():
             yield s
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Turn the driver's failures into a StorageError that names the database and the remedy."""
+        try:
+            yield
+        except IntegrityError:  # a constraint, not the database, said no
+            raise
+        except DBAPIError as exc:
+            raise StorageError(f"database {self.name}: {_advice(str(exc.orig), self.lock_timeout)}") from None
+
+    def check_writable(self) -> None:
+        """Fail now, before any work, if a write would fail later (read-only, locked, damaged)."""
+        with self.errors(), self.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _advice(reason: str, lock_timeout: float) -> str:
+    low = reason.lower()
+    if "readonly" in low or "read-only" in low:
+        return f"{reason}; it is read-only: make the file and its folder writable, or use --db with another URL"
+    if "locked" in low:
+        return (f"locked by another process (waited {lock_timeout:.0f} s); try again when it finishes")
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return (f"{reason}: the file is damaged or not a database; restore it from a backup, or move it aside "
+                "and a new, empty one is created")
+    return reason
+
+
+def _sqlite_pragmas(engine: Engine, lock_timeout: float) -> None:
     """WAL so readers never block, foreign keys on, and BEGIN IMMEDIATE so two writers queue
     on the busy timeout instead of failing when one upgrades a read lock."""
 
@@ -55,7 +100,8 @@ def _sqlite_pragmas(engine: Engine) -> None:
     def _connect(dbapi_conn, _record) -> None:  # noqa: ANN001
         dbapi_conn.isolation_level = None  # let the "begin" hook issue BEGIN itself
         cur = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=60000", "synchronous=NORMAL"):
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={int(lock_timeout * 1000)}",
+                       "synchronous=NORMAL"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from renderer.params import RenderParams
+from renderer.params import PARAMS_VERSION, RenderParams
 
 from .models import Curator, Embedding, Guide, Photo, Render, Verdict
+
+log = logging.getLogger(__name__)
 
 VERDICTS = ("good", "bad")
 
@@ -83,7 +87,8 @@ def embedding_signature(s: Session, backbone: str) -> tuple[int, int]:
 
 def add_render(s: Session, photo_id: int, guide_id: int | None, params: RenderParams, backbone: str | None,
                output_path: str, timings: dict[str, float]) -> Render:
-    render = Render(photo_id=photo_id, guide_id=guide_id, params=params.to_json(), params_hash=params_hash(params),
+    render = Render(photo_id=photo_id, guide_id=guide_id, params=params.to_json(), params_version=PARAMS_VERSION,
+                    params_hash=params_hash(params),
                     backbone=backbone, layer=params.layer, mask=params.mask, output_path=output_path,
                     timings=json.dumps(timings))
     s.add(render)
@@ -99,25 +104,45 @@ def find_render(s: Session, photo_id: int, guide_id: int | None, params: RenderP
 
 
 def curator(s: Session, name: str) -> Curator:
-    name = name.strip()
-    if not name or len(name) > 64:
+    """The curator of that name, created if new; safe when processes create the same one at once."""
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 64:
         raise ValueError(f"curator name must be 1-64 characters, got {name!r}")
+    name = name.strip()
     found = s.scalar(select(Curator).where(Curator.name == name))
     if found is None:
-        found = Curator(name=name)
-        s.add(found)
-        s.flush()
+        try:
+            with s.begin_nested():  # another process may insert the same name between our select and insert
+                found = Curator(name=name)
+                s.add(found)
+        except IntegrityError:
+            found = s.scalar(select(Curator).where(Curator.name == name))
     return found
+
+
+def check_score(score: object) -> int | None:
+    """A score is None or a whole number 1-5 (not 3.7, not true)."""
+    if score is None:
+        return None
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ValueError(f"score must be a whole number from 1 to 5, got {score!r}")
+    return score
 
 
 def tag(s: Session, render_id: int, curator_name: str, verdict: str, score: int | None = None,
         note: str | None = None) -> Verdict:
-    """Record a verdict; it replaces the same curator's earlier verdict on that render (kept as history)."""
+    """Record a verdict; it replaces the same curator's earlier verdict on that render (kept as history).
+
+    The render row is locked first, so two simultaneous verdicts on one render queue instead of
+    both staying current (a partial unique index guarantees one current verdict per curator).
+    """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be good or bad, got {verdict!r}")
-    if score is not None and not 1 <= score <= 5:
-        raise ValueError(f"score must be in 1-5, got {score}")
-    if s.get(Render, render_id) is None:
+    score = check_score(score)
+    if note is not None and not isinstance(note, str):
+        raise ValueError(f"note must be text, got {note!r}")
+    if not isinstance(render_id, int) or isinstance(render_id, bool):
+        raise ValueError(f"render id must be a whole number, got {render_id!r}")
+    if s.get(Render, render_id, with_for_update=True) is None:
         raise ValueError(f"no render with id {render_id}")
     who = curator(s, curator_name)
     s.execute(update(Verdict).where(Verdict.render_id == render_id, Verdict.curator_id == who.id,
@@ -144,12 +169,20 @@ class CuratedRender:
 def curated(s: Session, photo_ids: Iterable[int] | None = None) -> list[CuratedRender]:
     """Current verdicts on renders of the given photos (all photos when None)."""
     q = (select(Render.photo_id, Render.id, Render.guide_id, Render.params, Verdict.verdict, Verdict.score,
-                Curator.name)
+                Curator.name, Render.params_version)
          .join(Verdict, Verdict.render_id == Render.id).join(Curator, Curator.id == Verdict.curator_id)
          .where(Verdict.current.is_(True)).order_by(Render.id))
     if photo_ids is not None:
         q = q.where(Render.photo_id.in_(list(photo_ids)))
-    return [CuratedRender(r[0], r[1], r[2], RenderParams.from_json(r[3]), r[4], r[5], r[6]) for r in s.execute(q)]
+    return [CuratedRender(r[0], r[1], r[2], stored_params(r[1], r[3], r[7]), r[4], r[5], r[6]) for r in s.execute(q)]
+
+
+def stored_params(render_id: int, text: str, version: int | None) -> RenderParams:
+    """A render's recorded parameters under today's rules; what changed is logged, never refused."""
+    params, notes = RenderParams.from_stored(text, version)
+    for note in notes:
+        log.warning("render %d: stored parameters: %s", render_id, note)
+    return params
 
 
 def hash_token(token: str) -> str:

@@ -154,11 +154,14 @@ class Catalog:
             return guide.id, image
 
     def render(self, photo: Photo, params: RenderParams, output: str | os.PathLike, *,
-               guide: tuple[int, np.ndarray] | None = None,
-               on_step: Callable[[], None] | None = None) -> tuple[int, RenderResult]:
-        """Render, write the PNG (atomically, parameters in its metadata), then record it; returns the id."""
+               guide: tuple[int, np.ndarray] | None = None, on_step: Callable[[], None] | None = None,
+               max_seconds: float | None = None) -> tuple[int, RenderResult]:
+        """Render, write the PNG (atomically, parameters in its metadata), then record it; returns the id.
+
+        A render estimated to take longer than `max_seconds` is refused before it starts.
+        """
         guide_id, guide_image = guide if guide else (None, None)
-        result = render(photo.image, params, self.net, guide=guide_image, on_step=on_step)
+        result = render(photo.image, params, self.net, guide=guide_image, on_step=on_step, max_seconds=max_seconds)
         save_png(result.image, output, png_metadata(params, result.backbone))
         return self.record(photo.id, guide_id, params, result.backbone, output, result.timings), result
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from db import Database, index_dir
+from db import Database, StorageError, index_dir
 from db.store import embedding_matrix, embedding_signature
+from renderer.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -142,17 +144,29 @@ class VectorIndex:
         self._gpu = None
 
     def _save(self) -> None:
-        """Write index then metadata, each atomically: a crash leaves an old-but-valid pair or a
-        metadata file that does not match, which `open` repairs."""
+        """Write index then metadata, each atomically under a name no other process uses: a crash
+        leaves an old-but-valid pair or a metadata file that does not match, which `open` repairs."""
         assert self.index is not None and self.meta is not None
         self._unsaved = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".faiss.part")
-        faiss.write_index(self.index, str(tmp))
-        os.replace(tmp, self.path)
-        tmp_meta = self.meta_path.with_suffix(".json.part")
-        tmp_meta.write_text(json.dumps(asdict(self.meta)))
-        os.replace(tmp_meta, self.meta_path)
+        text = json.dumps(asdict(self.meta))
+        with self._storage_errors():
+            atomic_write(self.path, lambda tmp: faiss.write_index(self.index, str(tmp)))
+            atomic_write(self.meta_path, lambda tmp: tmp.write_text(text))
+
+    def check_writable(self) -> None:
+        """Fail now, before any work, if the index folder cannot take the file."""
+        with self._storage_errors():
+            atomic_write(self.path.parent / ".write-check", lambda tmp: tmp.write_bytes(b""))
+            (self.path.parent / ".write-check").unlink()
+
+    @contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (OSError, RuntimeError) as exc:  # faiss reports I/O failures as RuntimeError
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[-1]
+            raise StorageError(f"index folder {self.path.parent}: cannot write ({reason}); make it writable, "
+                               "or point PRISMAREC_HOME elsewhere (the index is rebuilt from the database)") from None
 
     # -- queries -------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from typing import Any
 from db.store import find_render
 from indexer.catalog import Catalog, png_metadata
 from renderer.images import load_image, save_png
-from renderer.params import RenderParams, field_names, parse_value
+from renderer.params import RANGES, RenderParams, field_names, parse_value
 from renderer.pipeline import dream_key, render_many
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class SweepTask:
     label: tuple[tuple[str, Any], ...]  # the varying values, in grid order
     backbone: str = "auto"
     weights: str | None = None
+    max_seconds: float | None = None  # a render estimated to take longer fails instead of running
 
 
 @dataclass
@@ -73,7 +74,7 @@ def neighbourhood(params: RenderParams, layers: list[str]) -> dict[str, list[Any
         i = layers.index(params.layer)
         grid["layer"] = layers[i : i + 2]
     grid["rb_rate"] = sorted({params.rb_rate, round(max(0.0, params.rb_rate - 0.1), 2)}, reverse=True)
-    grid["n2"] = sorted({max(1, params.n2 // 2), params.n2, min(480, params.n2 * 2)})
+    grid["n2"] = sorted({max(1, params.n2 // 2), params.n2, min(RANGES["n2"][1], params.n2 * 2)})
     return grid
 
 
@@ -82,8 +83,8 @@ def _slug(value: Any) -> str:
 
 
 def plan(photos: list[tuple[int, str]], guides: list[tuple[int | None, str | None]], base: RenderParams,
-         grid: dict[str, list[Any]], outdir: Path, *, backbone: str = "auto", weights: str | None = None
-         ) -> list[SweepTask]:
+         grid: dict[str, list[Any]], outdir: Path, *, backbone: str = "auto", weights: str | None = None,
+         max_seconds: float | None = None) -> list[SweepTask]:
     """All tasks of the sweep, validated up front; file names carry only what varies."""
     keys = list(grid)
     combos = [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
@@ -99,7 +100,8 @@ def plan(photos: list[tuple[int, str]], guides: list[tuple[int | None, str | Non
                 name = "_".join(f"{k.replace('_', '')}-{_slug(combo[k])}" for k in varying) or "render"
                 label = ((("guide", guide_name),) if len(guides) > 1 else ()) + tuple((k, combo[k]) for k in varying)
                 tasks.append(SweepTask(photo_id, photo_path, guide_id, guide_path, params,
-                                       str(folder / guide_name / f"{name}.png"), label, backbone, weights))
+                                       str(folder / guide_name / f"{name}.png"), label, backbone, weights,
+                                       max_seconds))
     return tasks
 
 
@@ -119,7 +121,8 @@ def render_group(tasks: list[SweepTask]) -> list[tuple[str | None, dict[str, flo
     except Exception as exc:  # the whole group shares the failure
         return [exc] * len(tasks)
     outcomes: list[tuple[str | None, dict[str, float]] | Exception] = []
-    for task, result in zip(tasks, render_many([(photo, t.params, guide) for t in tasks], net), strict=True):
+    jobs = [(photo, t.params, guide) for t in tasks]
+    for task, result in zip(tasks, render_many(jobs, net, max_seconds=first.max_seconds), strict=True):
         if isinstance(result, Exception):
             outcomes.append(result)
             continue

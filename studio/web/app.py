@@ -39,9 +39,10 @@ from db.store import (
 from indexer.catalog import Catalog
 from recommender import recommend_for_vector
 from renderer.backbones import load_backbone
+from renderer.cost import DEFAULT_MAX_SECONDS
 from renderer.images import load_image
-from renderer.params import ENHANCEMENTS, HELP, MASK_PARTS, RANGES, RenderParams
-from renderer.pipeline import render
+from renderer.params import ENHANCEMENTS, HELP, MASK_PARTS, RANGES, SLIDERS, RenderParams
+from renderer.pipeline import render_preview
 from studio.sweep import neighbourhood, plan
 from studio.sweep import run as run_sweep
 
@@ -67,10 +68,10 @@ def controls(params: RenderParams, layers: list[str]) -> list[dict[str, Any]]:
             spec |= {"kind": "select", "options": ["None", *ENHANCEMENTS]}
         elif str(f.type) == "bool":
             spec |= {"kind": "checkbox"}
-        elif f.name in RANGES and RANGES[f.name][1] - RANGES[f.name][0] <= 500 and "None" not in str(f.type):
-            low, high = RANGES[f.name]
+        elif f.name in SLIDERS and "None" not in str(f.type):
+            low, high = SLIDERS[f.name]
             step = 1 if str(f.type).startswith("int") else 0.01
-            spec |= {"kind": "range", "min": low, "max": high, "step": step}
+            spec |= {"kind": "range", "min": low, "max": high, "step": step, "limits": RANGES[f.name]}
         else:  # wide ranges and optional numbers (empty means None)
             spec |= {"kind": "number", "value": "" if value is None else value}
         out.append(spec)
@@ -277,13 +278,13 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
     async def preview(request: Request) -> Response:
         body = await request.json()
         params = params_from(body.get("params"))
-        params = params.replace(size=min(params.size, PREVIEW_WIDTH))
         photo = image_of("photo", int(body.get("photo_id", 0)))
         guide = image_of("guide", int(body["guide_id"])) if body.get("guide_id") else None
 
         def work() -> bytes:
             with render_lock:
-                out = render(photo, params, catalog().net, guide=guide).image
+                out = render_preview(photo, params, catalog().net, PREVIEW_WIDTH, guide=guide,
+                                     max_seconds=DEFAULT_MAX_SECONDS).image
             buf = io.BytesIO()
             Image.fromarray(out).save(buf, format="PNG")
             return buf.getvalue()
@@ -307,7 +308,7 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
             photo = cat.register(photo_path)
             output = renders_dir() / f"web-{photo.id}-{content_hash(params.to_json().encode())[:12]}.png"
             with render_lock:
-                return cat.render(photo, params, output, guide=guide)[0]
+                return cat.render(photo, params, output, guide=guide, max_seconds=DEFAULT_MAX_SECONDS)[0]
 
         try:
             render_id = await run_in_threadpool(work)
@@ -326,7 +327,8 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
         guide_id = int(body["guide_id"]) if body.get("guide_id") else None
         guide = [(guide_id, _path("guide", guide_id))] if guide_id else [(None, None)]
         tasks = plan([(photo_id, photo_path)], guide, params, neighbourhood(params, cat.net.layer_names),
-                     renders_dir() / "sweeps", backbone=cat.net.name, weights=weights)
+                     renders_dir() / "sweeps", backbone=cat.net.name, weights=weights,
+                     max_seconds=DEFAULT_MAX_SECONDS)
         sweeps.submit(run_sweep, cat, tasks).add_done_callback(_report_sweep)
         return JSONResponse({"queued": len(tasks)})
 

@@ -33,7 +33,7 @@ def test_render_writes_png_with_params_and_backbone(tmp_path, photo_files):
     assert (params.size, params.iter_n, params.rb_rate) == (128, 2, 0.9)
     assert meta["prismarec:backbone"] == "efficientnet-lite0"
     with Image.open(out) as img:
-        assert img.size == (128, 128)
+        assert img.size == (128, 85)  # chelsea is 451x300: proportions kept
 
 
 def test_params_file_then_sets(tmp_path, photo_files):

@@ -18,6 +18,8 @@ def _pg_bin() -> str | None:
 def postgres_url():
     bindir = _pg_bin()
     if bindir is None:
+        if os.environ.get("PRISMAREC_REQUIRE_POSTGRES"):  # set by `make test`: CI must not skip these
+            pytest.fail("PostgreSQL server binaries not installed (make test installs Debian's postgresql)")
         pytest.skip("PostgreSQL server binaries not installed")
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     folder = tempfile.mkdtemp(prefix="prismarec-pg-")

@@ -1,3 +1,4 @@
+import json
 import multiprocessing as mp
 
 import pytest
@@ -60,7 +61,8 @@ def test_later_verdict_replaces_earlier_and_history_is_kept(db):
 
 
 @pytest.mark.parametrize(("verdict", "score", "message"),
-                         [("meh", None, "good or bad"), ("good", 6, "score"), ("good", 0, "score")])
+                         [("meh", None, "good or bad"), ("good", 6, "score"), ("good", 0, "score"),
+                          ("good", 3.7, "whole number"), ("good", True, "whole number"), ("bad", "5", "whole number")])
 def test_bad_verdicts_rejected(db, verdict, score, message):
     _, render_id = _render(db)
     with pytest.raises(ValueError, match=message), db.session() as s:
@@ -135,3 +137,57 @@ def test_upgrade_from_first_revision_keeps_and_backfills_data(tmp_path):
     with Database(url).session() as s:
         render = s.get(Render, 1)
         assert (render.layer, render.mask) == ("conv2/3x3", "stdmean")
+
+
+def test_simultaneous_tags_leave_one_current_verdict_per_curator(db):
+    """Threads race to create the same curator and re-tag the same render; on PostgreSQL the
+    transactions truly overlap. Nothing fails and each curator has exactly one current verdict."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, render_id = _render(db)
+
+    def work(i: int) -> None:
+        with db.session() as s:
+            tag(s, render_id, f"racer{i % 3}", "good" if i % 2 else "bad", 1 + i % 5)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(120)))
+    with db.session() as s:
+        current = s.execute(select(Verdict.curator_id, func.count()).where(Verdict.current.is_(True))
+                            .group_by(Verdict.curator_id)).all()
+        assert s.scalar(select(func.count(Verdict.id))) == 120
+    assert sorted(n for _, n in current) == [1, 1, 1]
+
+
+def test_a_database_with_values_todays_rules_reject_upgrades_and_loads(tmp_path):
+    """Rows written at revision 0002 (conv layers then dreamt after ReLU; values out of today's
+    ranges, an unknown key; two current verdicts from a race) upgrade without losing anything."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    cfg = alembic_config()
+    stored = {**RenderParams().to_dict(), "convd_big_factor": 50.0, "n3": 9000, "all_mask": True}
+    del stored["post_relu"]
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.exec_driver_sql("INSERT INTO photos VALUES (1, 'h', '/p.png', 1, 1, '2026-01-01')")
+        conn.exec_driver_sql("INSERT INTO curators (id, name, created_at) VALUES (1, 'ann', '2026-01-01')")
+        conn.exec_driver_sql(
+            "INSERT INTO renders (id, photo_id, params, params_hash, output_path, timings, created_at, layer, mask) "
+            "VALUES (1, 1, ?, 'x', '/o.png', '{}', '2026-01-01', 'conv2/3x3_reduce', 'otsu')", (json.dumps(stored),))
+        for vid, verdict in ((1, "bad"), (2, "good")):
+            conn.exec_driver_sql("INSERT INTO verdicts (id, render_id, curator_id, verdict, score, current, created_at)"
+                                 " VALUES (?, 1, 1, ?, 4, 1, '2026-01-01')", (vid, verdict))
+    engine.dispose()
+    db = Database(url)
+    with db.session() as s:
+        [row] = curated(s)
+        render = s.get(Render, 1)
+        assert row.verdict == "good"  # the newest of the raced verdicts stays current
+        assert (row.params.convd_big_factor, row.params.n3, row.params.post_relu) == (20.0, 4096, True)
+        assert render.params_version == 2 and json.loads(render.params_original) == stored
+        assert RenderParams.from_json(render.params) == row.params
+        assert s.scalar(select(func.count(Verdict.id))) == 2

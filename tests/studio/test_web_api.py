@@ -70,10 +70,11 @@ def test_bulk_tagging(client, site):
 
 
 def test_preview_is_a_small_png_that_follows_the_controls(client, site):
-    body = {"photo_id": site["photos"]["chelsea"], "params": {"size": 480, "layer": None, "n2": 10}}
+    body = {"photo_id": site["photos"]["chelsea"], "guide_id": site["guide"],
+            "params": {"size": 480, "layer": None, "n2": 10}}
     first = client.post("/api/preview", json=body)
     assert first.status_code == 200 and first.headers["content-type"] == "image/png"
-    assert Image.open(io.BytesIO(first.content)).size == (192, 192)
+    assert Image.open(io.BytesIO(first.content)).size == (192, 128)  # chelsea is 451x300
     body["params"]["dd"] = False
     assert client.post("/api/preview", json=body).content != first.content
     body["params"]["n1"] = 0

@@ -100,8 +100,10 @@ function setupTune(root) {
     }, 250);
   };
   form.addEventListener("input", (ev) => {
-    const out = ev.target.parentElement.querySelector("output");
-    if (out) out.textContent = ev.target.value;
+    // a slider offers the common range; its number box takes any allowed value
+    const label = ev.target.parentElement;
+    if (ev.target.classList.contains("slider")) label.querySelector("input[type=number]").value = ev.target.value;
+    else if (label.querySelector(".slider")) label.querySelector(".slider").value = ev.target.value;
     refresh();
   });
   document.getElementById("render-btn").addEventListener("click", async () => {
