@@ -1,9 +1,11 @@
-"""The README's picture: a portrait and a landscape photo rendered with the chapter's worked example.
+"""The README's picture: a portrait and a landscape photo, aspect kept, through the book's pipeline.
 
-Rows: a portrait-shaped crop of `astronaut`, the landscape `chelsea`. Columns: the photo; the
-chapter's keep rule (n1=5, n2=25, n3=180, median factor 5, big factor 2) blending in the guide;
-that blend dreamt at `conv2/3x3_reduce`; the stem layer (`conv1/7x7_s2`) dreamt before its
-ReLU (Caffe's blob, the default) and after it (`post_relu=true`). Aspect ratios are kept.
+Rows: a portrait-shaped crop of `astronaut`, the landscape `chelsea`; the guide is Hubble's
+deep field. Columns: the photo; the book's defaults with the guide; the chapter's worked
+example (n1=5, n2=25, n3=180, median factor 5, big factor 2, on a sparse stdmean+features
+mask, as the chapter's rule expects a mask covering little of the photo); no guide, so the
+whole photo is dreamt; the stem layer (`conv1/7x7_s2`) dreamt before its ReLU (Caffe's
+blob, the default) and after it (`post_relu=true`). All dream `conv2/3x3_reduce` but the last two.
 
     python -m scripts.figure_book_photos docs/book_photos.jpg
 """
@@ -18,13 +20,18 @@ from PIL import Image, ImageDraw
 
 from renderer import RenderParams, load_backbone, render
 
-CHAPTER = RenderParams(mask="otsu", n1=5, n2=25, n3=180, convd_median_factor=5.0, convd_big_factor=2.0, size=320)
-COLUMNS = [
-    ("photo", None),
-    ("chapter keep rule + guide", CHAPTER.replace(layer=None)),
-    ("+ dream conv2/3x3_reduce", CHAPTER),
-    ("conv1 before ReLU", CHAPTER.replace(layer="conv1/7x7_s2", step_size=3.0)),
-    ("conv1 after ReLU", CHAPTER.replace(layer="conv1/7x7_s2", step_size=3.0, post_relu=True)),
+WIDTH = 256
+BOOK = RenderParams(size=WIDTH)
+CHAPTER = BOOK.replace(mask="stdmean+features", std_factor=1.5, loop_factor=0.3, n1=5, n2=25, n3=180,
+                       convd_median_factor=5.0, convd_big_factor=2.0)
+STEM = BOOK.replace(layer="conv1/7x7_s2", step_size=3.0)
+COLUMNS = [  # (title, parameters, with the guide)
+    ("photo", None, False),
+    ("book defaults + guide", BOOK, True),
+    ("chapter example + guide", CHAPTER, True),
+    ("no guide: all dreamt", BOOK, False),
+    ("conv1 before ReLU", STEM, False),
+    ("conv1 after ReLU", STEM.replace(post_relu=True), False),
 ]
 
 
@@ -34,15 +41,14 @@ def main(path: str = "docs/book_photos.jpg") -> None:
     photos = [skimage.data.astronaut()[:, 60:420], skimage.data.chelsea()]
     rows = []
     for photo in photos:
-        cells = [render(photo, params, net, guide=guide).image if params else
-                 np.asarray(Image.fromarray(photo).resize((320, round(photo.shape[0] * 320 / photo.shape[1]))))
-                 for _, params in COLUMNS]
+        cells = [render(photo, params, net, guide=guide if guided else None).image if params else
+                 render(photo, BOOK.replace(layer=None), None).image for _, params, guided in COLUMNS]
         rows.append(np.concatenate([np.pad(c, ((0, 0), (0, 8), (0, 0)), constant_values=255) for c in cells], 1))
     width = max(r.shape[1] for r in rows)
     sheet = Image.new("RGB", (width, 28 + sum(r.shape[0] + 8 for r in rows)), "white")
     draw = ImageDraw.Draw(sheet)
-    for i, (title, _) in enumerate(COLUMNS):
-        draw.text((i * 328 + 4, 8), title, fill="black")
+    for i, (title, _, _) in enumerate(COLUMNS):
+        draw.text((i * (WIDTH + 8) + 4, 8), title, fill="black")
     y = 28
     for r in rows:
         sheet.paste(Image.fromarray(r), (0, y))

@@ -1,8 +1,8 @@
 """Build a small curated database from the bundled real photos — with a SIMULATED curator.
 
 No person judged these renders. Each photo from `skimage.data` is registered with several
-crops and scales, rendered with a palette of parameter sets, and rated by a documented,
-deterministic rule standing in for a curator's taste:
+crops and scales, rendered with a palette of parameter sets and Hubble's deep field as the
+guide, and rated by a documented, deterministic rule standing in for a curator's taste:
 
 * a render should keep about half of the photo: the rule scores |kept fraction − 0.5|;
 * dark photos (mean luma < 0.4) want `enhance=Brightness`, washed-out ones (luma std
@@ -89,6 +89,9 @@ def build(size: int = 160, count: int = 4, names: tuple[str, ...] = NAMES, db_ur
     db = catalog.db
     photo_dir, render_dir = home / "demo-photos", home / "demo-renders"
     photo_dir.mkdir(parents=True, exist_ok=True)
+    guide_path = photo_dir / "guide-hubble_deep_field.png"
+    Image.fromarray(skimage.data.hubble_deep_field()).save(guide_path)
+    guide = catalog.register_guide(guide_path)
     for name in names:
         source = np.asarray(Image.fromarray(getattr(skimage.data, name)()).convert("RGB"))
         for i, image in enumerate(variants(source, count)):
@@ -99,7 +102,7 @@ def build(size: int = 160, count: int = 4, names: tuple[str, ...] = NAMES, db_ur
             scored = []
             for j, params in enumerate(palette):
                 params = params.replace(size=size)
-                render_id, result = catalog.render(photo, params, render_dir / f"{name}-{i}-{j}.png")
+                render_id, result = catalog.render(photo, params, render_dir / f"{name}-{i}-{j}.png", guide=guide)
                 scored.append((simulated_score(traits, params, float(result.keep.mean())), render_id))
             scored.sort(reverse=True)
             with db.session() as s:

@@ -139,3 +139,37 @@ def test_large_index_file_is_not_rewritten_for_every_photo(db, tmp_path, monkeyp
     index.refresh()
     assert len(index) == 21 and index.path.stat().st_mtime_ns == written
     assert len(VectorIndex(db, "test", 16, tmp_path / "idx").open()) == 21  # a fresh process catches up
+
+
+def _rebuild_many(url: str, folder: str, times: int) -> None:
+    index = VectorIndex(Database(url), "test", 16, __import__("pathlib").Path(folder))
+    for _ in range(times):
+        index.rebuild()
+
+
+def test_processes_saving_one_index_at_once_never_collide(db, tmp_path):
+    import multiprocessing as mp
+
+    _add_vectors(db, _unit(np.random.default_rng(3), 40))
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_rebuild_many, args=(db.url, str(tmp_path / "idx"), 25)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert len(VectorIndex(db, "test", 16, tmp_path / "idx").open()) == 40
+    assert not list((tmp_path / "idx").glob(".part-*"))
+
+
+def test_temporary_files_of_killed_writers_are_cleaned_up(db, tmp_path):
+    import os
+    import time
+
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    stale, fresh = folder / ".part-test-abc.faiss", folder / ".part-test-def.faiss"
+    stale.write_bytes(b"half a file"), fresh.write_bytes(b"being written now")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    VectorIndex(db, "test", 16, folder).open()
+    assert not stale.exists() and fresh.exists()
