@@ -11,7 +11,7 @@ import time
 import torch
 
 from .backbones import Backbone
-from .dream import MARGIN, TILE, amplify, gradient
+from .dream import MARGIN, TILE, amplify, full_precision, gradient
 from .images import work_shape
 from .params import RenderParams
 
@@ -49,7 +49,8 @@ def seconds_per_pixel_step(net: Backbone, layer: str, post_relu: bool) -> float:
         timings = []
         for _ in range(3):
             start = time.perf_counter()
-            gradient(net, probe, resolved, amplify)
+            with full_precision():
+                gradient(net, probe, resolved, amplify)
             if net.device.type == "cuda":
                 torch.cuda.synchronize(net.device)
             timings.append(time.perf_counter() - start)

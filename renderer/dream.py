@@ -9,6 +9,7 @@ forward/backward pass; large images are processed in overlapping tiles.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
@@ -88,7 +89,22 @@ def dream(net: Backbone, images: np.ndarray | Sequence[np.ndarray], params: Rend
 
     With `guide`, each position is pushed toward the guide's most similar feature
     instead of amplifying the layer. Returns uint8 images of the input shapes.
+    Convolutions run in full float32 on every device: gradient ascent amplifies rounding,
+    and cuDNN's default TF32 made a GPU render differ visibly from the CPU's and from itself
+    in a batch.
     """
+    with full_precision():
+        return _dream(net, images, params, guide, tile, margin, on_step)
+
+
+def full_precision() -> AbstractContextManager:
+    """cuDNN convolutions in float32 (no TF32), for the dream and for timing it."""
+    return torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=False, allow_tf32=False)
+
+
+def _dream(net: Backbone, images: np.ndarray | Sequence[np.ndarray], params: RenderParams,
+           guide: np.ndarray | None, tile: int, margin: int, on_step: Callable[[], None] | None
+           ) -> np.ndarray | list[np.ndarray]:
     single = isinstance(images, np.ndarray) and images.ndim == 3
     batch = [images] if single else list(images)
     if params.layer is None:

@@ -15,6 +15,7 @@ from renderer.blend import blend, keep_map
 from renderer.images import fit_cover, resize, to_gray
 from renderer.masks import make_mask
 from renderer.params import RenderParams
+from renderer.pipeline import render_many
 from scripts import book_reference as book
 
 
@@ -55,15 +56,21 @@ def main() -> None:
 
     for device in ["cpu"] + (["cuda"] if __import__("torch").cuda.is_available() else []):
         net = load_backbone("auto", device=device)
-        params = RenderParams()
-        render(photo, params, net)  # warm-up
-        runs = [render(photo, params, net) for _ in range(5)]
+        params = RenderParams(size=args.size)
+        render(photo, params, net, guide=guide)  # warm-up
+        runs = [render(photo, params, net, guide=guide) for _ in range(5)]
         total = min(sum(r.timings.values()) for r in runs)
         stages = {k: min(r.timings[k] for r in runs) for k in runs[0].timings}
-        print(f"\ndefault render ({params.layer}, {params.iter_n} iterations, {params.octave_n} octaves, "
-              f"{args.size} px) on {device}, backbone {net.name}: {total:.3f} s (best of 5)")
+        print(f"\ndefault render with a guide ({params.layer}, {params.iter_n} iterations, {params.octave_n} "
+              f"octaves, {photo.shape[1]}x{photo.shape[0]}) on {device}, backbone {net.name}: {total:.3f} s "
+              "(best of 5)")
         for stage, seconds in stages.items():
             print(f"  {stage:<8} {seconds * 1000:8.1f} ms")
+        jobs = [(photo, params.replace(rb_rate=1 - i / 100), guide) for i in range(8)]
+        one_by_one = best_of(lambda jobs=jobs, net=net: [render(p, q, net, guide=g) for p, q, g in jobs], 2)
+        batched = best_of(lambda jobs=jobs, net=net: render_many(jobs, net), 2)
+        print(f"  8 renders: one by one {len(jobs) / one_by_one:.2f} renders/s, batched {len(jobs) / batched:.2f} "
+              f"renders/s ({one_by_one / batched:.2f}x)")
 
 
 if __name__ == "__main__":

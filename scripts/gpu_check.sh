@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# GPU checks in under 5 minutes on one GPU: the CUDA tests, the renderer's tests on a CUDA machine,
+# and the render benchmark (CPU and CUDA side by side, batched renders per second).
+#   scripts/gpu_check.sh            # uses .venv/bin/python when present, else python3
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+"$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('torch', torch.__version__, \
+torch.cuda.get_device_name())"
+status=0
+"$PY" -m pytest -q -p no:cacheprovider tests/renderer || status=1
+"$PY" -m scripts.bench_render --n3 1 120
+exit $status
