@@ -12,7 +12,7 @@ from rich.table import Table
 
 from db import Database, renders_dir
 from db.models import Guide
-from db.store import curated
+from db.store import curated, curator_exists
 from db.store import tag as store_tag
 from indexer.catalog import Catalog, image_files
 from recommender import recommend as run_recommend
@@ -51,6 +51,8 @@ ParamsOpt = Annotated[Path | None,
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of prose")]
 MinSimOpt = Annotated[float, typer.Option(
     min=-1.0, max=1.0, help="Neighbours less similar than this (cosine) do not vote")]
+CuratorOpt = Annotated[str | None, typer.Option(
+    "--curator", help="Learn from this curator's verdicts only (default: everyone's, pooled)")]
 MaxSecondsOpt = Annotated[float, typer.Option(
     min=1.0, help="Refuse a render estimated to take longer than this many seconds (the estimate is shown)")]
 
@@ -186,13 +188,18 @@ def recommend(
     photo: Annotated[Path, typer.Argument(help="The photo to choose parameters for")],
     k: Annotated[int, typer.Option(min=0, max=50, help="Alternatives to list")] = 5,
     min_similarity: MinSimOpt = MIN_SIMILARITY,
+    curator: CuratorOpt = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Choose parameters for PHOTO from the good renders of its nearest curated neighbours."""
+    """Choose parameters for PHOTO from the good renders of its nearest curated neighbours.
+
+    Each neighbour's favourite set counts fully, its other good sets half, bad verdicts against.
+    With no similar curated photo, the curators' most-liked set is returned (marked fallback).
+    """
     with user_errors():
-        rec = run_recommend(open_catalog(backbone, weights, quiet=as_json), str(photo), k, min_similarity)
+        rec = run_recommend(open_catalog(backbone, weights, quiet=as_json), str(photo), k, min_similarity, curator)
     if as_json:
         print_json(rec.to_dict())
         return
@@ -220,6 +227,7 @@ def recommend_and_render(
     weights: WeightsOpt = None,
     sets: SetOpt = None,
     min_similarity: MinSimOpt = MIN_SIMILARITY,
+    curator: CuratorOpt = None,
     max_seconds: MaxSecondsOpt = DEFAULT_MAX_SECONDS,
     as_json: JsonOpt = False,
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (overrides the global --db)")] = None,
@@ -234,6 +242,10 @@ def recommend_and_render(
     _state["db"] = db or _state["db"]
     with user_errors():
         catalog = open_catalog(backbone, weights, quiet=as_json)
+        if curator is not None:
+            with catalog.db.session() as s:
+                if not curator_exists(s, curator):
+                    raise ValueError(f"no curator named {curator!r}")
         fixed_guide = catalog.register_guide(guide) if guide not in (None, "auto") else None
         files = list(image_files(photos))
         if not files:
@@ -243,7 +255,7 @@ def recommend_and_render(
         for path, target in zip(files, output_names(files, output_dir), strict=True):
             try:
                 photo = catalog.register(path)
-                rec = recommend_for_vector(catalog, photo.embedding, min_similarity=min_similarity)
+                rec = recommend_for_vector(catalog, photo.embedding, min_similarity=min_similarity, curator=curator)
                 params = build_params(None, sets, base=rec.params)
                 chosen = fixed_guide
                 if guide == "auto" and rec.guide_id is not None:
@@ -261,7 +273,7 @@ def recommend_and_render(
         print_json({"renders": results, "failed": failures})
     else:
         for r in results:
-            how = "defaults (no curated neighbours)" if r["fallback"] else f"confidence {r['confidence']:.2f}"
+            how = "fallback (no similar curated photo)" if r["fallback"] else f"confidence {r['confidence']:.2f}"
             out.print(f"render {r['render_id']}: {r['output']} ({how})")
         for f in failures:
             err.print(f"[red]failed:[/] {f['error']}", highlight=False)

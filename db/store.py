@@ -166,15 +166,29 @@ class CuratedRender:
     curator: str
 
 
-def curated(s: Session, photo_ids: Iterable[int] | None = None) -> list[CuratedRender]:
-    """Current verdicts on renders of the given photos (all photos when None)."""
+def curated(s: Session, photo_ids: Iterable[int] | None = None, curator: str | None = None) -> list[CuratedRender]:
+    """Current verdicts on renders of the given photos (all photos when None), of one curator or all."""
     q = (select(Render.photo_id, Render.id, Render.guide_id, Render.params, Verdict.verdict, Verdict.score,
                 Curator.name, Render.params_version)
          .join(Verdict, Verdict.render_id == Render.id).join(Curator, Curator.id == Verdict.curator_id)
          .where(Verdict.current.is_(True)).order_by(Render.id))
     if photo_ids is not None:
         q = q.where(Render.photo_id.in_(list(photo_ids)))
+    if curator is not None:
+        q = q.where(Curator.name == curator)
     return [CuratedRender(r[0], r[1], r[2], stored_params(r[1], r[3], r[7]), r[4], r[5], r[6]) for r in s.execute(q)]
+
+
+def curated_photo_ids(s: Session, curator: str | None = None) -> list[int]:
+    """Photos with at least one current verdict (of that curator), for searching among them only."""
+    q = select(Render.photo_id).join(Verdict, Verdict.render_id == Render.id).where(Verdict.current.is_(True))
+    if curator is not None:
+        q = q.join(Curator, Curator.id == Verdict.curator_id).where(Curator.name == curator)
+    return list(s.scalars(q.distinct()))
+
+
+def curator_exists(s: Session, name: str) -> bool:
+    return s.scalar(select(Curator.id).where(Curator.name == name)) is not None
 
 
 def stored_params(render_id: int, text: str, version: int | None) -> RenderParams:

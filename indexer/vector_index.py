@@ -169,15 +169,24 @@ class VectorIndex:
                                "or point PRISMAREC_HOME elsewhere (the index is rebuilt from the database)") from None
 
     # -- queries -------------------------------------------------------------------------
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(similarities, photo ids) of the k nearest photos per query; id -1 pads short results."""
+    def search(self, queries: np.ndarray, k: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, photo ids) of the k nearest photos per query; id -1 pads short results.
+
+        `among` restricts the search to those photo ids (e.g. the curated ones), so uncurated
+        look-alikes cannot push them out of the k nearest.
+        """
         if self.index is None:
             self.open()
         assert self.index is not None
         q = np.ascontiguousarray(np.atleast_2d(queries), np.float32)
         if q.shape[1] != self.dim:
             raise IndexMismatchError(f"query is {q.shape[1]}-d, the {self.backbone} index {self.dim}-d")
-        return self._searcher().search(q, k)
+        if among is None:
+            return self._searcher().search(q, k)
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(among, np.int64))
+        params = (faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH) if self.meta.kind == "hnsw"
+                  else faiss.SearchParameters(sel=selector))
+        return self.index.search(q, k, params=params)
 
     def _searcher(self) -> faiss.Index:
         if self.meta and self.meta.kind == "flat" and faiss.get_num_gpus() > 0 and self.index.ntotal > 0:

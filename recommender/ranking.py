@@ -2,7 +2,9 @@
 
 Parameters are interdependent (a layer suits some masks, an enhancement some rates), so
 sets are scored as units: each current verdict on a neighbour's render adds
-`similarity_weight × verdict_weight` to that render's parameter set.
+`similarity_weight × verdict_weight` to that render's parameter set. Votes are rank-aware:
+a neighbour's favourite set gets its full score, its other good sets half, so a set that is
+every neighbour's second choice does not beat the set most neighbours rate best.
 """
 
 from __future__ import annotations
@@ -31,11 +33,33 @@ def similarity_weight(similarity: float) -> float:
     return max(similarity, 0.0) ** SIMILARITY_POWER
 
 
+RUNNER_UP = 0.5  # a good set that is not the photo's favourite counts this much of its score
+
+
 def verdict_weight(verdict: str, score: int | None) -> float:
     """good: score/5 (4 when unscored); bad counts against: −(6 − score)/5 (−0.8 when unscored)."""
     if verdict == "good":
         return (score or 4) / 5
     return -(6 - (score or 2)) / 5
+
+
+def favourites(curated: list[CuratedRender]) -> dict[int, str]:
+    """Each photo's favourite set (its best good verdict; the newest render on ties), as a params hash."""
+    best: dict[int, tuple[float, int, str]] = {}
+    for c in curated:
+        if c.verdict == "good":
+            entry = (verdict_weight(c.verdict, c.score), c.render_id, params_hash(style_of(c.params)))
+            best[c.photo_id] = max(best.get(c.photo_id, entry), entry)
+    return {pid: key for pid, (_, _, key) in best.items()}
+
+
+def most_liked(curated: list[CuratedRender]) -> RenderParams | None:
+    """The set that is the favourite of the most curated photos (None when nothing is liked)."""
+    styles = {params_hash(style_of(c.params)): style_of(c.params) for c in curated}
+    counts: dict[str, int] = defaultdict(int)
+    for key in favourites(curated).values():
+        counts[key] += 1
+    return styles[max(counts, key=lambda key: (counts[key], key))] if counts else None
 
 
 @dataclass
@@ -63,12 +87,14 @@ def rank(neighbours: list[tuple[int, float]], curated: list[CuratedRender],
     similarity = {pid: sim for pid, sim in neighbours if sim >= min_similarity}
     by_set: dict[str, Candidate] = {}
     guide_votes: dict[str, dict[int | None, float]] = defaultdict(lambda: defaultdict(float))
+    favourite = favourites([c for c in curated if c.photo_id in similarity])
     for c in curated:
         if c.photo_id not in similarity:
             continue
         style = style_of(c.params)
         key = params_hash(style)
-        weight = similarity_weight(similarity[c.photo_id]) * verdict_weight(c.verdict, c.score)
+        rank_factor = RUNNER_UP if c.verdict == "good" and favourite.get(c.photo_id) != key else 1.0
+        weight = similarity_weight(similarity[c.photo_id]) * verdict_weight(c.verdict, c.score) * rank_factor
         cand = by_set.setdefault(key, Candidate(style, 0.0, None))
         cand.total += weight
         cand.support.append(Support(c.photo_id, c.render_id, similarity[c.photo_id], c.verdict, c.score,

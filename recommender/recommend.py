@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from db.models import Photo
-from db.store import curated
+from db.store import curated, curated_photo_ids, curator_exists
 from indexer.catalog import Catalog
 from renderer.params import RenderParams
 
-from .ranking import MIN_SIMILARITY, Candidate, confidence, diverse, rank
+from .ranking import MIN_SIMILARITY, Candidate, confidence, diverse, most_liked, rank
 
 NEIGHBOURS = 10
 
@@ -43,48 +43,60 @@ class Recommendation:
 
 
 def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, exclude: set[int] | None = None,
-                         min_similarity: float = MIN_SIMILARITY) -> Recommendation:
-    """Recommend from an embedding; `exclude` leaves photos out (the query itself, in evaluation)."""
+                         min_similarity: float = MIN_SIMILARITY, curator: str | None = None) -> Recommendation:
+    """Recommend from an embedding, among curated photos only (of `curator`, or everyone's);
+    `exclude` leaves photos out (the query itself, in evaluation)."""
     index = catalog.index
     index.refresh()
-    hits: list[tuple[int, float]] = []
-    if len(index):
-        sims, ids = index.search(vector, NEIGHBOURS + len(exclude or ()))
-        hits = [(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True)
-                if i >= 0 and int(i) not in (exclude or set())][:NEIGHBOURS]
     with catalog.db.session() as s:
-        rows = curated(s, [pid for pid, _ in hits])
+        if curator is not None and not curator_exists(s, curator):
+            raise ValueError(f"no curator named {curator!r}")
+        among = np.array(sorted(set(curated_photo_ids(s, curator)) - (exclude or set())), np.int64)
+    hits: list[tuple[int, float]] = []
+    if len(index) and len(among):
+        sims, ids = index.search(vector, NEIGHBOURS, among=among)
+        hits = [(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True) if i >= 0]
+    with catalog.db.session() as s:
+        rows = curated(s, [pid for pid, _ in hits], curator)
         paths = {pid: s.get(Photo, pid).path for pid, _ in hits}
     ranked = rank(hits, rows, min_similarity)
     picks = diverse(ranked, k)
     neighbours = _neighbours(hits, paths, ranked)
     if not picks:
-        closest = max((sim for pid, sim in hits if any(r.photo_id == pid for r in rows)), default=None)
-        if not len(index):
-            why = "the index is empty"
-        elif closest is not None and closest < min_similarity:
-            why = f"no curated photo is similar enough (closest {closest:.2f} < {min_similarity})"
-        else:
-            why = "no similar photo has a render curators marked good"
-        return Recommendation(RenderParams(), [], 0.0, neighbours, True,
-                              f"fell back to the book's defaults: {why}", None, catalog.net.name)
+        return _fallback(catalog, hits, rows, neighbours, min_similarity, curator, exclude)
     best = picks[0]
     return Recommendation(best.params, [c.params for c in picks[1:]], confidence(best, ranked), neighbours, False,
                           _explain(best), best.guide_id, catalog.net.name)
 
 
-def recommend(catalog: Catalog, photo_path: str, k: int = 5, min_similarity: float = MIN_SIMILARITY
-              ) -> Recommendation:
+def _fallback(catalog: Catalog, hits: list[tuple[int, float]], rows: list, neighbours: list[Neighbour],
+              min_similarity: float, curator: str | None, exclude: set[int] | None) -> Recommendation:
+    """No similar curated photo liked anything: the curators' most-liked set, else the book's defaults."""
+    whose = f"{curator}'s" if curator else "the curators'"
+    if not hits:
+        why = "the index is empty" if not len(catalog.index) else f"no photo has {whose} verdicts yet"
+    elif max(sim for _, sim in hits) < min_similarity:
+        why = f"no curated photo is similar enough (closest {max(sim for _, sim in hits):.2f} < {min_similarity})"
+    else:
+        why = "no similar photo has a render curators marked good"
+    with catalog.db.session() as s:
+        liked = most_liked([r for r in curated(s, curator=curator) if r.photo_id not in (exclude or set())])
+    if liked is not None:
+        return Recommendation(liked, [], 0.0, neighbours, True, f"fell back to {whose} most-liked set: {why}",
+                              None, catalog.net.name)
+    return Recommendation(RenderParams(), [], 0.0, neighbours, True, f"fell back to the book's defaults: {why}",
+                          None, catalog.net.name)
+
+
+def recommend(catalog: Catalog, photo_path: str, k: int = 5, min_similarity: float = MIN_SIMILARITY,
+              curator: str | None = None) -> Recommendation:
     """Register the photo (so later verdicts on its renders count), then recommend for it.
 
-    A photo that was itself curated is its own closest neighbour, so its verdicts weigh most;
-    otherwise it is left out of its own neighbours.
+    Neighbours are searched among curated photos only: a photo that was itself curated is its
+    own closest neighbour, so its verdicts weigh most; an uncurated one never is.
     """
     photo = catalog.register(photo_path)
-    with catalog.db.session() as s:
-        own = curated(s, [photo.id])
-    return recommend_for_vector(catalog, photo.embedding, k, exclude=None if own else {photo.id},
-                                min_similarity=min_similarity)
+    return recommend_for_vector(catalog, photo.embedding, k, min_similarity=min_similarity, curator=curator)
 
 
 def _neighbours(hits: list[tuple[int, float]], paths: dict[int, str], ranked: list[Candidate]) -> list[Neighbour]:

@@ -83,11 +83,67 @@ def test_knn_beats_global_default_in_render_space(curation):
     assert np.isfinite([c["knn"] for c in report.curve]).all()
 
 
-def test_unrelated_photo_falls_back_instead_of_copying_a_stranger(curation, tmp_path):
+def test_unrelated_photo_falls_back_to_the_most_liked_set_instead_of_copying_a_stranger(curation, tmp_path):
     import skimage.data
+
+    from db.store import curated
+    from recommender.ranking import most_liked
 
     path = tmp_path / "coins.png"
     Image.fromarray(skimage.data.coins()).convert("RGB").save(path)
     rec = recommend(curation, str(path))
-    assert rec.fallback and rec.params == RenderParams()
-    assert "similar enough" in rec.explanation and rec.neighbours  # the neighbours are still shown
+    with curation.db.session() as s:
+        liked = most_liked(curated(s))
+    assert rec.fallback and rec.params == liked and liked != RenderParams()
+    assert "most-liked set" in rec.explanation and "similar enough" in rec.explanation
+    assert rec.neighbours  # the neighbours are still shown
+
+
+def test_a_neighbours_favourite_beats_everyones_runner_up():
+    x, y = RenderParams(), RenderParams(n1=9)
+    rows = [CuratedRender(1, 10, None, x, "good", 5, "a"), CuratedRender(1, 11, None, y, "good", 4, "a"),
+            CuratedRender(2, 12, None, x, "good", 5, "a"), CuratedRender(2, 13, None, y, "good", 4, "a"),
+            CuratedRender(3, 14, None, y, "good", 5, "a")]
+    ranked = rank([(1, 0.9), (2, 0.9), (3, 0.9)], rows)
+    assert ranked[0].params == x  # two favourites beat one favourite plus two second places
+
+
+def test_uncurated_look_alikes_do_not_push_curated_neighbours_out(tmp_path, net, photos):
+    from db.store import tag
+
+    catalog = Catalog(Database(f"sqlite:///{tmp_path / 'c.db'}"), net, tmp_path / "idx")
+    coffee = photos["coffee"]
+    for i in range(12):  # near-duplicates, never curated
+        path = tmp_path / f"dup{i}.png"
+        Image.fromarray(coffee[i:400 + i, i:600 + i]).save(path)
+        catalog.register(path)
+    far = tmp_path / "curated.png"
+    Image.fromarray(coffee[60:360, 100:560]).save(far)
+    liked = RenderParams(n2=44, layer=None, size=64)
+    render_id, _ = catalog.render(catalog.register(far), liked, tmp_path / "r.png")
+    with catalog.db.session() as s:
+        tag(s, render_id, "ann", "good", 5)
+    query = tmp_path / "query.png"
+    Image.fromarray(coffee[5:405, 5:605]).save(query)
+    rec = recommend(catalog, str(query))
+    assert not rec.fallback and rec.params.n2 == 44
+    assert [n.photo_id for n in rec.neighbours] == [1 + 12]  # only the curated photo is a neighbour
+
+
+def test_each_curator_gets_their_own_taste(tmp_path, net, photos):
+    from db.store import tag
+
+    catalog = Catalog(Database(f"sqlite:///{tmp_path / 'c.db'}"), net, tmp_path / "idx")
+    path = tmp_path / "rocket.png"
+    Image.fromarray(photos["rocket"]).save(path)
+    photo = catalog.register(path)
+    ids = {}
+    for n2 in (11, 55):
+        ids[n2], _ = catalog.render(photo, RenderParams(n2=n2, layer=None, size=64), tmp_path / f"r{n2}.png")
+    with catalog.db.session() as s:
+        tag(s, ids[11], "ann", "good", 5), tag(s, ids[55], "ann", "bad", 1)
+        tag(s, ids[55], "bob", "good", 5), tag(s, ids[11], "bob", "bad", 1)
+    assert recommend(catalog, str(path), curator="ann").params.n2 == 11
+    assert recommend(catalog, str(path), curator="bob").params.n2 == 55
+    with pytest.raises(ValueError, match="no curator named 'zoe'"):
+        recommend(catalog, str(path), curator="zoe")
