@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -20,7 +19,7 @@ from recommender import recommend_for_vector
 from recommender.ranking import MIN_SIMILARITY
 from renderer.backbones import BACKBONES, list_layers, load_backbone
 from renderer.cost import DEFAULT_MAX_SECONDS
-from renderer.params import HELP, RenderParams, allowed, field_names
+from renderer.params import HELP, RenderParams, allowed, field_names, parse_json
 
 from .common import (
     build_params,
@@ -386,37 +385,57 @@ def serve(
 
 @app.command("eval")
 def evaluate_cmd(
-    plot: Annotated[Path, typer.Option(help="Where to save the learning-curve PNG")] = Path("learning_curve.png"),
-    size: Annotated[int, typer.Option(min=32, max=1024, help="Working width of the comparison renders")] = 128,
-    holdout: Annotated[float | None, typer.Option(
-        min=-1.0, max=1.0, help="Also leave out photos more similar than this (e.g. 0.8: crops of the same scene)")
-    ] = None,
+    plot: Annotated[Path, typer.Option(help="Where to save the reliability plot (PNG)")] = Path("reliability.png"),
+    size: Annotated[int, typer.Option(min=32, max=1024, help="Working width of the comparison renders")] = 96,
+    curator: CuratorOpt = None,
+    groups: Annotated[Path | None, typer.Option(
+        help="JSON file mapping photo file names (or paths) to scene names; default: group by similarity")] = None,
+    protocol: Annotated[list[str] | None, typer.Option(
+        help="photo (leave one photo out), scene (leave a whole scene out); default both")] = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Leave-one-out over the curated photos: kNN vs the learned model, the default and a random set."""
-    from recommender.evaluate import METHODS, evaluate, plot_curve
+    """How often each method picks the curator's favourite set, on new variants and on new scenes.
+
+    Methods: recommend (what `recommend` does), knn (neighbour votes alone), 1-nn, most-liked,
+    default (the book's), random. Scores: top-1 and top-3 agreement with the favourite, and
+    ΔE (CIEDE2000) between the render with the pick and the render with the favourite.
+    """
+    from recommender.evaluate import METHODS, PROTOCOLS, evaluate, plot_reliability
 
     with user_errors():
+        chosen = tuple(protocol or PROTOCOLS)
+        unknown = sorted(set(chosen) - set(PROTOCOLS))
+        if unknown:
+            raise ValueError(f"unknown protocol {', '.join(unknown)}; valid: {', '.join(PROTOCOLS)}")
+        scene_of = None
+        if groups is not None:
+            scene_of = parse_json(groups.read_bytes())
+            if not isinstance(scene_of, dict) or not all(isinstance(v, str) for v in scene_of.values()):
+                raise ValueError(f"{groups}: expected a JSON object of file name: scene name")
         catalog = open_catalog(backbone, weights, quiet=as_json, writes=False)
         with catalog.db.session() as s:
-            total = len({r.photo_id for r in curated(s)})
+            if curator is not None and not curator_exists(s, curator):
+                raise ValueError(f"no curator named {curator!r}")
+            total = len({r.photo_id for r in curated(s, curator=curator)}) * len(chosen)
         with progress(total, "evaluating", enabled=not as_json) as bar:
-            report = evaluate(catalog.db, catalog.net, size=size, holdout=holdout, on_photo=bar)
-        plot_curve(report, plot)
+            report = evaluate(catalog.db, catalog.net, size=size, curator=curator, groups=scene_of,
+                              protocols=chosen, on_photo=bar)
+        plot_reliability(report, plot)
     if as_json:
         print_json({**report.to_dict(), "plot": str(plot)})
         return
-    table = Table("method", "ΔE render", "mean agreement", "mean numeric error")
-    for m in METHODS:
-        sc = report.scores[m]
-        table.add_row(m, f"{sc.delta_e:.2f}", f"{np.mean(list(sc.agreement.values())):.2f}",
-                      f"{np.mean(list(sc.error.values())):.3f}")
-    held = "" if holdout is None else f", leaving out photos with similarity > {holdout}"
-    out.print(f"leave-one-out over {report.photos} curated photos{held}")
-    out.print(table)
-    out.print(f"learning curve saved to {plot}")
+    for name, rep in report.protocols.items():
+        table = Table("method", "top-1", "top-3", "ΔE to favourite")
+        for m in METHODS:
+            sc = rep.scores[m]
+            table.add_row(m, f"{sc.top1:.2f}", f"{sc.top3:.2f}", f"{sc.delta_e:.1f}")
+        held = "one photo" if name == "photo" else "one scene"
+        out.print(f"{name}: leaving {held} out at a time, {rep.photos} photos in {rep.scenes} scenes "
+                  f"(recommend fell back on {rep.fallback_share:.0%})")
+        out.print(table)
+    out.print(f"reliability plot saved to {plot}")
 
 
 @index_app.command("rebuild")

@@ -187,6 +187,15 @@ def curated_photo_ids(s: Session, curator: str | None = None) -> list[int]:
     return list(s.scalars(q.distinct()))
 
 
+def verdict_signature(s: Session, curator: str | None = None) -> tuple[int, int]:
+    """(count, newest id) of the current verdicts (of one curator): what a learnt model must match."""
+    q = select(func.count(Verdict.id), func.max(Verdict.id)).where(Verdict.current.is_(True))
+    if curator is not None:
+        q = q.join(Curator, Curator.id == Verdict.curator_id).where(Curator.name == curator)
+    count, top = s.execute(q).one()
+    return int(count), int(top or 0)
+
+
 def curator_exists(s: Session, name: str) -> bool:
     return s.scalar(select(Curator.id).where(Curator.name == name)) is not None
 

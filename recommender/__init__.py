@@ -1,7 +1,6 @@
-"""Choose render parameters for a new photo from the verdicts on its nearest neighbours."""
+"""Choose render parameters for a new photo from curators' verdicts: neighbour votes, a taste model, fallbacks."""
 
-from .learned import LearnedRecommender
 from .ranking import best_per_photo, rank
 from .recommend import Recommendation, recommend, recommend_for_vector
 
-__all__ = ["LearnedRecommender", "Recommendation", "best_per_photo", "rank", "recommend", "recommend_for_vector"]
+__all__ = ["Recommendation", "best_per_photo", "rank", "recommend", "recommend_for_vector"]

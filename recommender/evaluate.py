@@ -1,17 +1,25 @@
-"""Leave-one-out evaluation of the recommenders on the curated photos.
+"""Evaluation of the recommender against baselines, on new variants and on new scenes.
 
-For each curated photo, recommend from all the others and compare with that photo's
-best-rated parameter set: per-parameter agreement (categorical) and normalised error
-(numeric), and the render-space error — mean CIEDE2000 ΔE between the render with the
-recommended parameters and the render with the curator's. Methods: kNN ranking, the
-learned per-parameter model, the book's global default, and a random curated set.
+Two protocols over the curated photos:
+
+* `photo` — leave one photo out: the other crops of its scene stay in the pool (a re-photograph
+  of something curated);
+* `scene` — leave one scene out: every photo of the scene (near-duplicates found by content
+  similarity, or a `--groups` file) is held out together (a photo unlike anything curated).
+
+For each held-out photo every method picks a parameter set, compared with the curator's
+favourite set for that photo: top-1 and top-3 agreement, and the render-space error, mean
+CIEDE2000 ΔE between the render with the pick and the render with the favourite. Methods:
+`recommend` (what `prismarec recommend` does), `knn` (neighbour votes alone), `1-nn` (the
+nearest curated photo's favourite), `most-liked`, `default` (the book's), `random` (a random
+liked set). The shipped method's confidence is checked for calibration (reliability bins).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,34 +30,42 @@ from db.models import Photo
 from db.store import curated, embedding_matrix, params_hash
 from renderer.backbones import Backbone
 from renderer.images import ImageError, load_image
-from renderer.params import RANGES, RenderParams
+from renderer.params import RenderParams
 from renderer.pipeline import render
 
-from .learned import LearnedRecommender
-from .ranking import best_per_photo, diverse, rank
-from .recommend import NEIGHBOURS
+from .choose import NEIGHBOURS, Choice, choose, learn
+from .ranking import diverse, most_liked, rank
+from .taste import Library, TasteModel
 
 log = logging.getLogger(__name__)
 
-METHODS = ("knn", "learned", "default", "random")
-IGNORED = ("seed", "size", "keep_size")  # not style choices
+METHODS = ("recommend", "knn", "1-nn", "most-liked", "default", "random")
+PROTOCOLS = ("photo", "scene")
 
 
 @dataclass
 class MethodScore:
-    agreement: dict[str, float] = field(default_factory=dict)  # categorical field -> share equal
-    error: dict[str, float] = field(default_factory=dict)  # numeric field -> mean |Δ| / range
-    delta_e: float = 0.0  # mean render-space ΔE (CIEDE2000)
+    top1: float = 0.0
+    top3: float = 0.0
+    delta_e: float = 0.0  # mean render-space ΔE (CIEDE2000) to the favourite's render
+
+
+@dataclass
+class ProtocolReport:
+    photos: int
+    scenes: int
+    scores: dict[str, MethodScore]
+    reliability: list[dict[str, float]] = field(default_factory=list)  # confidence bin: mean conf, accuracy, n
+    fallback_share: float = 0.0  # how often `recommend` answered with a fallback
 
 
 @dataclass
 class EvalReport:
-    photos: int
-    scores: dict[str, MethodScore]
-    curve: list[dict[str, float]]  # {"curated": n, "knn": ΔE, "default": ΔE, "random": ΔE}
+    curator: str | None
+    protocols: dict[str, ProtocolReport]
 
     def to_dict(self) -> dict:
-        return {"photos": self.photos, "methods": {m: vars(s) for m, s in self.scores.items()}, "curve": self.curve}
+        return {"curator": self.curator, "protocols": {k: asdict(v) for k, v in self.protocols.items()}}
 
 
 class _Renders:
@@ -60,7 +76,7 @@ class _Renders:
         self.cache: dict[tuple[int, str], np.ndarray] = {}
 
     def lab(self, photo_id: int, image: np.ndarray, params: RenderParams) -> np.ndarray:
-        params = params.replace(size=self.size, keep_size=False)
+        params = params.replace(size=self.size)
         key = (photo_id, params_hash(params))
         if key not in self.cache:
             self.cache[key] = rgb2lab(render(image, params, self.net).image)
@@ -70,102 +86,123 @@ class _Renders:
         return float(deltaE_ciede2000(self.lab(photo_id, image, a), self.lab(photo_id, image, b)).mean())
 
 
-def _knn(query: np.ndarray, ids: np.ndarray, vectors: np.ndarray, rows: list) -> RenderParams:
-    sims = vectors @ query
-    top = np.argsort(-sims)[:NEIGHBOURS]
-    picks = diverse(rank([(int(ids[i]), float(sims[i])) for i in top], rows), 0)
-    return picks[0].params if picks else RenderParams()
+def _picks(lib: Library, train: list[int], query: int, image: np.ndarray, model: TasteModel | None,
+           rng: np.random.Generator) -> tuple[dict[str, list[str]], Choice]:
+    """Each method's set keys, best first, for one held-out photo."""
+    rows = [r for p in train for r in lib.rows[p]]
+    sims = sorted(((p, float(lib.vectors[p] @ lib.vectors[query])) for p in train), key=lambda kv: -kv[1])
+    near = sims[:NEIGHBOURS]
+    choice = choose(near, [r for p, _ in near for r in lib.rows[p]], lambda: rows, lambda: model, image)
+    knn = [params_hash(c.params) for c in diverse(rank(near, [r for p, _ in near for r in lib.rows[p]]), 3)]
+    liked = params_hash(most_liked(rows))
+    candidates = lib.liked(train)
+    return {
+        "recommend": choice.keys,
+        "knn": knn or [liked],
+        "1-nn": [lib.favourite(sims[0][0]) or liked],
+        "most-liked": [liked],
+        "default": [params_hash(RenderParams())],
+        "random": [candidates[int(rng.integers(len(candidates)))]],
+    }, choice
 
 
-def _param_errors(pred: RenderParams, truth: RenderParams, into: MethodScore, n: int) -> None:
-    for f in fields(RenderParams):
-        if f.name in IGNORED:
-            continue
-        a, b = getattr(pred, f.name), getattr(truth, f.name)
-        if f.name in RANGES and a is not None and b is not None:
-            low, high = RANGES[f.name]
-            into.error[f.name] = into.error.get(f.name, 0.0) + abs(a - b) / (high - low) / n
-        else:
-            into.agreement[f.name] = into.agreement.get(f.name, 0.0) + (a == b) / n
+def _reliability(confidences: list[float], hits: list[bool], bins: int = 5) -> list[dict[str, float]]:
+    c, h = np.array(confidences), np.array(hits, float)
+    edges = np.linspace(0, 1, bins + 1)
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        inside = (c >= lo) & ((c < hi) | (hi == 1.0))
+        if inside.any():
+            out.append({"low": float(lo), "high": float(hi), "confidence": float(c[inside].mean()),
+                        "accuracy": float(h[inside].mean()), "n": int(inside.sum())})
+    return out
 
 
-def evaluate(db: Database, net: Backbone, *, size: int = 128, seed: int = 0, holdout: float | None = None,
+def evaluate(db: Database, net: Backbone, *, size: int = 96, curator: str | None = None, seed: int = 0,
+             groups: dict[str, str] | None = None, protocols: tuple[str, ...] = PROTOCOLS,
              on_photo: Callable[[int], None] | None = None) -> EvalReport:
-    """Leave each curated photo out in turn; with `holdout`, also leave out every photo whose
-    similarity to it exceeds that value (crops of the same scene), to judge truly new photos."""
+    """Run the protocols on the curated photos (of `curator`, or everyone's verdicts pooled).
+
+    `groups` maps a photo's file name (or path) to a scene label, replacing the similarity grouping.
+    """
     with db.session() as s:
-        rows = curated(s)
-        best = best_per_photo(rows)
+        rows = curated(s, curator=curator)
         photo_ids, _, vectors = embedding_matrix(s, net.name)
-        paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_(list(best)))}
-    keep = np.array([pid in best for pid in photo_ids], bool)
-    photo_ids, vectors = photo_ids[keep], vectors[keep] if len(vectors) else vectors
-    images: dict[int, np.ndarray] = {}
-    for pid in photo_ids:
+        paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_({r.photo_id for r in rows}))}
+    vec = {int(p): v for p, v in zip(photo_ids, vectors, strict=True)}
+    images = {}
+    for pid, path in paths.items():
         try:
-            images[int(pid)] = load_image(paths[int(pid)])
+            images[pid] = load_image(path)
         except ImageError as exc:
             log.warning("skipping photo %d: %s", pid, exc)
-    if len(images) < 3:
-        raise ValueError(f"evaluation needs at least 3 curated photos with readable files, found {len(images)}")
-    rows_by_photo: dict[int, list] = {}
-    for r in rows:
-        rows_by_photo.setdefault(r.photo_id, []).append(r)
-
+    lib = Library.build(images, vec, rows)
+    if groups is not None:
+        names = {p: groups.get(paths[p]) or groups.get(Path(paths[p]).name) for p in lib.photo_ids}
+        labels = {name: i for i, name in enumerate(sorted({n for n in names.values() if n}))}
+        lib.scene = {p: labels[n] if n else len(labels) + p for p, n in names.items()}
+    liked_photos = [p for p in lib.photo_ids if lib.favourite(p) is not None]
+    if len(liked_photos) < 3 or len(set(lib.scene[p] for p in liked_photos)) < 2:
+        raise ValueError(f"evaluation needs at least 3 curated photos with a good verdict in 2 scenes and readable "
+                         f"files, found {len(liked_photos)} in {len(set(lib.scene[p] for p in liked_photos))}")
     renders = _Renders(net, size)
     rng = np.random.default_rng(seed)
-    readable = np.array([int(pid) in images for pid in photo_ids], bool)
-    ids, X = photo_ids[readable], vectors[readable]
-    n = len(ids)
-    scores = {m: MethodScore() for m in METHODS}
-    curve_sizes = sorted({pool for pool in (2, 4, 8, 16, 32, 64) if pool < n - 1} | {n - 1})
-    curve = {pool: {"knn": 0.0, "random": 0.0} for pool in curve_sizes}
-    for i, pid in enumerate(ids):
-        pid = int(pid)
-        others = np.delete(np.arange(n), i)
-        if holdout is not None:
-            others = others[X[others] @ X[i] <= holdout]
-        if len(others) == 0:
-            raise ValueError(f"holdout {holdout} leaves photo {pid} with nothing to learn from")
-        other_rows = [r for o in others for r in rows_by_photo.get(int(ids[o]), [])]
-        truth = best[pid]
-        preds = {
-            "knn": _knn(X[i], ids[others], X[others], other_rows),
-            "learned": LearnedRecommender().fit(X[others], [best[int(ids[o])] for o in others]).predict(X[i]),
-            "default": RenderParams(),
-            "random": best[int(ids[rng.choice(others)])],
-        }
-        for method, pred in preds.items():
-            _param_errors(pred, truth, scores[method], n)
-            scores[method].delta_e += renders.delta_e(pid, images[pid], pred, truth) / n
-        for pool in curve_sizes:
-            sub = rng.choice(others, size=min(pool, len(others)), replace=False)
-            sub_rows = [r for o in sub for r in rows_by_photo.get(int(ids[o]), [])]
-            knn = _knn(X[i], ids[sub], X[sub], sub_rows)
-            curve[pool]["knn"] += renders.delta_e(pid, images[pid], knn, truth) / n
-            curve[pool]["random"] += renders.delta_e(pid, images[pid], best[int(ids[rng.choice(sub)])], truth) / n
-        if on_photo:
-            on_photo(1)
-    default = scores["default"].delta_e
-    return EvalReport(n, scores, [{"curated": pool, **curve[pool], "default": default} for pool in curve_sizes])
+    reports = {}
+    for protocol in protocols:
+        scene_ids = sorted({lib.scene[p] for p in liked_photos})
+        folds = ([[p] for p in liked_photos] if protocol == "photo" else
+                 [[p for p in liked_photos if lib.scene[p] == sc] for sc in scene_ids])
+        scores = {m: MethodScore() for m in METHODS}
+        confidences, hits, fallbacks = [], [], 0
+        models: dict[int, TasteModel] = {}  # per held-out scene
+        for held in folds:
+            held_scenes = {lib.scene[p] for p in held}
+            train = [p for p in lib.photo_ids if p not in held and
+                     (protocol == "photo" or lib.scene[p] not in held_scenes)]
+            sub = Library.build({p: images[p] for p in train}, vec, [r for p in train for r in lib.rows[p]])
+            if not held_scenes <= set(models):  # learnt without the scene, so no photo sees its own verdicts
+                outside = [p for p in train if lib.scene[p] not in held_scenes]
+                models[min(held_scenes)] = learn(Library.build({p: images[p] for p in outside}, vec,
+                                                               [r for p in outside for r in lib.rows[p]]))
+            model = models[min(held_scenes)]
+            for query in held:
+                picks, choice = _picks(sub, train, query, images[query], model, rng)
+                favourite = lib.styles[lib.favourite(query)]
+                for method, keys in picks.items():
+                    score = scores[method]
+                    score.top1 += (keys[0] == lib.favourite(query)) / len(liked_photos)
+                    score.top3 += (lib.favourite(query) in keys[:3]) / len(liked_photos)
+                    chosen = sub.styles.get(keys[0]) or lib.styles.get(keys[0]) or RenderParams()
+                    score.delta_e += renders.delta_e(query, images[query], chosen, favourite) / len(liked_photos)
+                confidences.append(choice.confidence)
+                hits.append(picks["recommend"][0] == lib.favourite(query))
+                fallbacks += choice.fallback
+                if on_photo:
+                    on_photo(1)
+        reports[protocol] = ProtocolReport(len(liked_photos), len({lib.scene[p] for p in liked_photos}), scores,
+                                           _reliability(confidences, hits), fallbacks / len(liked_photos))
+    return EvalReport(curator, reports)
 
 
-def plot_curve(report: EvalReport, path: Path) -> Path:
+def plot_reliability(report: EvalReport, path: Path) -> Path:
+    """Confidence against accuracy per protocol (a calibrated confidence lies on the diagonal)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    xs = [c["curated"] for c in report.curve]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key, style in (("knn", "o-"), ("random", "s--"), ("default", ":")):
-        ax.plot(xs, [c[key] for c in report.curve], style, label=key)
-    ax.set_xlabel("curated photos available")
-    ax.set_ylabel("mean ΔE (CIEDE2000) to the curator's render")
-    ax.set_title("Learning curve (leave-one-out)")
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
+    for protocol, rep in report.protocols.items():
+        ax.plot([b["confidence"] for b in rep.reliability], [b["accuracy"] for b in rep.reliability], "o-",
+                label=f"{protocol} ({rep.photos} photos)")
+    ax.set_xlabel("confidence of the recommendation")
+    ax.set_ylabel("share equal to the curator's favourite")
+    ax.set_title("Reliability")
     ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+

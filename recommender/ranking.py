@@ -34,6 +34,7 @@ def similarity_weight(similarity: float) -> float:
 
 
 RUNNER_UP = 0.5  # a good set that is not the photo's favourite counts this much of its score
+SAME_PHOTO = 0.999  # a neighbour this similar is the photo itself: its bad verdicts veto the set
 
 
 def verdict_weight(verdict: str, score: int | None) -> float:
@@ -100,9 +101,13 @@ def rank(neighbours: list[tuple[int, float]], curated: list[CuratedRender],
         cand.support.append(Support(c.photo_id, c.render_id, similarity[c.photo_id], c.verdict, c.score,
                                     c.curator, weight))
         guide_votes[key][c.guide_id] += weight
+    vetoed = {params_hash(style_of(c.params)) for c in curated
+              if c.verdict == "bad" and similarity.get(c.photo_id, 0.0) >= SAME_PHOTO}
     for key, cand in by_set.items():
         cand.guide_id = max(guide_votes[key].items(), key=lambda kv: kv[1])[0]
         cand.support.sort(key=lambda sp: -abs(sp.weight))
+        if key in vetoed:  # the curator turned it down on this very photo
+            cand.total = min(cand.total, -1.0)
     return sorted(by_set.values(), key=lambda cand: -cand.total)
 
 

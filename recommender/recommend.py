@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import pickle
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from db.models import Photo
-from db.store import curated, curated_photo_ids, curator_exists
+from db.store import curated, curated_photo_ids, curator_exists, embedding_of, params_hash, verdict_signature
 from indexer.catalog import Catalog
+from renderer.files import atomic_write
+from renderer.images import ImageError, load_image
 from renderer.params import RenderParams
 
-from .ranking import MIN_SIMILARITY, Candidate, confidence, diverse, most_liked, rank
+from .choose import NEIGHBOURS, choose, learn
+from .ranking import MIN_SIMILARITY, Candidate
+from .taste import Library, TasteModel
 
-NEIGHBOURS = 10
+log = logging.getLogger(__name__)
+TASTE_VERSION = 1  # bump when the model's features change: stored models are then learnt again
+MAX_LIBRARY = 2000  # the newest curated photos the taste model learns from
 
 
 @dataclass
@@ -34,18 +42,20 @@ class Recommendation:
     explanation: str
     guide_id: int | None = None
     backbone: str | None = None
+    source: str = "neighbours"  # what decided: neighbours | taste model | most-liked set | book defaults
 
     def to_dict(self) -> dict:
         return {"params": self.params.to_dict(), "alternatives": [a.to_dict() for a in self.alternatives],
                 "confidence": self.confidence, "neighbours": [asdict(n) for n in self.neighbours],
-                "fallback": self.fallback, "explanation": self.explanation, "guide_id": self.guide_id,
-                "backbone": self.backbone}
+                "fallback": self.fallback, "source": self.source, "explanation": self.explanation,
+                "guide_id": self.guide_id, "backbone": self.backbone}
 
 
-def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, exclude: set[int] | None = None,
-                         min_similarity: float = MIN_SIMILARITY, curator: str | None = None) -> Recommendation:
-    """Recommend from an embedding, among curated photos only (of `curator`, or everyone's);
-    `exclude` leaves photos out (the query itself, in evaluation)."""
+def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, image: np.ndarray | None = None,
+                         exclude: set[int] | None = None, min_similarity: float = MIN_SIMILARITY,
+                         curator: str | None = None) -> Recommendation:
+    """Recommend from an embedding (and the photo, which the taste model needs for new scenes),
+    learning from curated photos only (of `curator`, or everyone's); `exclude` leaves photos out."""
     index = catalog.index
     index.refresh()
     with catalog.db.session() as s:
@@ -59,33 +69,65 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, ex
     with catalog.db.session() as s:
         rows = curated(s, [pid for pid, _ in hits], curator)
         paths = {pid: s.get(Photo, pid).path for pid, _ in hits}
-    ranked = rank(hits, rows, min_similarity)
-    picks = diverse(ranked, k)
-    neighbours = _neighbours(hits, paths, ranked)
-    if not picks:
-        return _fallback(catalog, hits, rows, neighbours, min_similarity, curator, exclude)
-    best = picks[0]
-    return Recommendation(best.params, [c.params for c in picks[1:]], confidence(best, ranked), neighbours, False,
-                          _explain(best), best.guide_id, catalog.net.name)
 
+    def every_row() -> list:
+        with catalog.db.session() as s:
+            return [r for r in curated(s, curator=curator) if r.photo_id not in (exclude or set())]
 
-def _fallback(catalog: Catalog, hits: list[tuple[int, float]], rows: list, neighbours: list[Neighbour],
-              min_similarity: float, curator: str | None, exclude: set[int] | None) -> Recommendation:
-    """No similar curated photo liked anything: the curators' most-liked set, else the book's defaults."""
     whose = f"{curator}'s" if curator else "the curators'"
-    if not hits:
-        why = "the index is empty" if not len(catalog.index) else f"no photo has {whose} verdicts yet"
-    elif max(sim for _, sim in hits) < min_similarity:
-        why = f"no curated photo is similar enough (closest {max(sim for _, sim in hits):.2f} < {min_similarity})"
-    else:
-        why = "no similar photo has a render curators marked good"
+    choice = choose(hits, rows, every_row, lambda: None if exclude else taste_model(catalog, curator), image, k=k,
+                    min_similarity=min_similarity, whose=whose)
+    best = choice.styles[choice.keys[0]]
+    guide = next((c.guide_id for c in choice.ranked if params_hash(c.params) == choice.keys[0]), None)
+    explanation = (_explain(choice.ranked[0]) if choice.source == "neighbours" else
+                   f"fell back to the {choice.source}: {choice.reason}")
+    return Recommendation(best, [choice.styles[key] for key in choice.keys[1:]], round(choice.confidence, 4),
+                          _neighbours(hits, paths, choice.ranked), choice.fallback, explanation, guide,
+                          catalog.net.name, choice.source)
+
+
+_MODELS: dict[tuple, TasteModel] = {}  # per process: (database, backbone, curator, verdicts) -> model
+
+
+def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
+    """The taste model of the current verdicts: remembered in this process and in the index folder,
+    learnt again (from the curated photos' files) when verdicts changed since."""
     with catalog.db.session() as s:
-        liked = most_liked([r for r in curated(s, curator=curator) if r.photo_id not in (exclude or set())])
-    if liked is not None:
-        return Recommendation(liked, [], 0.0, neighbours, True, f"fell back to {whose} most-liked set: {why}",
-                              None, catalog.net.name)
-    return Recommendation(RenderParams(), [], 0.0, neighbours, True, f"fell back to the book's defaults: {why}",
-                          None, catalog.net.name)
+        signature = (catalog.db.url, catalog.net.name, curator, TASTE_VERSION, *verdict_signature(s, curator))
+    if signature in _MODELS:
+        return _MODELS[signature]
+    path = catalog.index.path.parent / f"taste-{catalog.net.name}-{curator or 'everyone'}.pkl"
+    model = None
+    try:
+        stored_signature, stored = pickle.loads(path.read_bytes())
+        model = stored if stored_signature == signature else None
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+        pass
+    if model is None:
+        model = _learn(catalog, curator)
+        try:
+            atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps((signature, model))))
+        except OSError as exc:  # a cache: carry on without it
+            log.warning("cannot keep the taste model in %s: %s", path, exc)
+    _MODELS.clear()
+    _MODELS[signature] = model
+    return model
+
+
+def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
+    with catalog.db.session() as s:
+        rows = curated(s, curator=curator)
+        ids = sorted({r.photo_id for r in rows})[-MAX_LIBRARY:]
+        paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_(ids))}
+        vectors = {pid: v for pid in ids if (v := embedding_of(s, pid, catalog.net.name)) is not None}
+    log.info("learning taste from %d curated photos", len(ids))
+    images = {}
+    for pid, path in paths.items():
+        try:
+            images[pid] = load_image(path)
+        except ImageError as exc:
+            log.warning("taste model: skipping photo %d: %s", pid, exc)
+    return learn(Library.build(images, vectors, [r for r in rows if r.photo_id in images]))
 
 
 def recommend(catalog: Catalog, photo_path: str, k: int = 5, min_similarity: float = MIN_SIMILARITY,
@@ -96,7 +138,8 @@ def recommend(catalog: Catalog, photo_path: str, k: int = 5, min_similarity: flo
     own closest neighbour, so its verdicts weigh most; an uncurated one never is.
     """
     photo = catalog.register(photo_path)
-    return recommend_for_vector(catalog, photo.embedding, k, min_similarity=min_similarity, curator=curator)
+    return recommend_for_vector(catalog, photo.embedding, k, image=photo.image, min_similarity=min_similarity,
+                                curator=curator)
 
 
 def _neighbours(hits: list[tuple[int, float]], paths: dict[int, str], ranked: list[Candidate]) -> list[Neighbour]:

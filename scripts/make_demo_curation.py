@@ -11,12 +11,22 @@ guide, and rated by a documented, deterministic rule standing in for a curator's
 * busy photos (Sobel edge density > 0.12) prefer shallow layers (`conv*`), calm ones deep
   layers (`inception*`), since deep layers paint structure where there is room for it.
 
+A second simulated curator, `--taste vivid` (curator "vivid"), has a different rule:
+
+* it wants a render to keep little of the photo on colourful photos (kept share near 0.25
+  when mean saturation > 0.2) and most of it on pale ones (near 0.75);
+* soft photos (Sobel edge density < 0.12) want `enhance=Sharpness` or `Contrast`; busy ones
+  want no enhancement;
+* bright photos (mean luma > 0.5) want the `rb_rate` dither (below 1) and dark ones none;
+* and it favours deep layers on colourful photos, shallow ones on pale photos.
+
 Per photo, the two best renders are tagged good (scores 5 and 4) and the two worst bad,
-by the curator "simulated". Because the rule depends on the photo's content, similar photos
+by the curator "simulated" (or "vivid"). Because the rule depends on the photo's content, similar photos
 (crops of one scene) share their best parameters and different scenes differ: the kind of
 data on which a recommender can be checked.
 
-Run: .venv/bin/python -m scripts.make_demo_curation [--size 160] [--variants 4]
+Run: .venv/bin/python -m scripts.make_demo_curation [--size 160] [--variants 4] [--taste vivid]
+[--scenes more]
 """
 
 from __future__ import annotations
@@ -36,8 +46,6 @@ from renderer.images import resize, to_gray
 from renderer.params import RenderParams
 
 from .sample_photos import NAMES
-
-CURATOR = "simulated"
 
 PALETTE = [
     RenderParams(),
@@ -81,8 +89,27 @@ def simulated_score(traits: dict[str, float], params: RenderParams, kept: float)
     return score
 
 
+def vivid_score(traits: dict[str, float], params: RenderParams, kept: float) -> float:
+    """The second simulated curator; see the module docstring."""
+    colourful = traits["saturation"] > 0.2
+    score = -abs(kept - (0.25 if colourful else 0.75)) * 2
+    if traits["edges"] < 0.12:
+        score += 0.7 if params.enhance in ("Sharpness", "Contrast") else 0.0
+    else:
+        score += 0.5 if params.enhance is None else 0.0
+    score += 0.5 if (params.rb_rate < 1) == (traits["luma"] > 0.5) else 0.0
+    deep = (params.layer or "").startswith("inception")
+    return score + (0.6 if deep == colourful else 0.0)
+
+
+TASTES = {"simulated": simulated_score, "vivid": vivid_score}
+# More real scenes from scikit-image (grey ones converted to RGB), for evaluations across scenes.
+MORE_NAMES = (*NAMES, "moon", "page", "clock", "brick", "grass", "gravel", "cell", "colorwheel", "text")
+
+
 def build(size: int = 160, count: int = 4, names: tuple[str, ...] = NAMES, db_url: str | None = None,
-          backbone: str = "auto", palette: list[RenderParams] = PALETTE, quiet: bool = False) -> Catalog:
+          backbone: str = "auto", palette: list[RenderParams] = PALETTE, quiet: bool = False,
+          taste: str = "simulated") -> Catalog:
     """Register, render and tag; returns the catalogue (database, backbone and index)."""
     home = data_home()
     catalog = Catalog(Database(db_url), load_backbone(backbone))
@@ -103,13 +130,13 @@ def build(size: int = 160, count: int = 4, names: tuple[str, ...] = NAMES, db_ur
             for j, params in enumerate(palette):
                 params = params.replace(size=size)
                 render_id, result = catalog.render(photo, params, render_dir / f"{name}-{i}-{j}.png", guide=guide)
-                scored.append((simulated_score(traits, params, float(result.keep.mean())), render_id))
+                scored.append((TASTES[taste](traits, params, float(result.keep.mean())), render_id))
             scored.sort(reverse=True)
             with db.session() as s:
-                tag(s, scored[0][1], CURATOR, "good", 5, "simulated")
-                tag(s, scored[1][1], CURATOR, "good", 4, "simulated")
+                tag(s, scored[0][1], taste, "good", 5, "simulated")
+                tag(s, scored[1][1], taste, "good", 4, "simulated")
                 for _, render_id in scored[-2:]:
-                    tag(s, render_id, CURATOR, "bad", 1, "simulated")
+                    tag(s, render_id, taste, "bad", 1, "simulated")
             if not quiet:
                 print(f"{path.name}: best render {scored[0][1]} ({scored[0][0]:.2f})", flush=True)
     return catalog
@@ -120,8 +147,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=160, help="working width of the curation renders")
     parser.add_argument("--variants", type=int, default=4, help="crops/scales per photo (1-6)")
     parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: the data directory's SQLite)")
+    parser.add_argument("--taste", choices=sorted(TASTES), default="simulated", help="which simulated curator")
+    parser.add_argument("--scenes", choices=("demo", "more"), default="demo",
+                        help=f"demo: {len(NAMES)} photos; more: {len(MORE_NAMES)}")
     args = parser.parse_args()
-    build(args.size, args.variants, db_url=args.db)
+    build(args.size, args.variants, MORE_NAMES if args.scenes == "more" else NAMES, db_url=args.db, taste=args.taste)
 
 
 if __name__ == "__main__":

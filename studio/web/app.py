@@ -207,9 +207,8 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
             vector = embedding_of(s, photo_id, cat.net.name)
         if vector is None:
             raise HTTPException(404, f"photo {photo_id} has no {cat.net.name} embedding")
-        rec = recommend_for_vector(cat, vector, k=5)
-        return page(request, "similar.html", photo_id=photo_id, rec=rec,
-                    sets=[rec.params, *rec.alternatives] if not rec.fallback else [])
+        rec = recommend_for_vector(cat, vector, k=5, image=image_of("photo", photo_id))
+        return page(request, "similar.html", photo_id=photo_id, rec=rec, sets=[rec.params, *rec.alternatives])
 
     @app.get("/login", response_class=HTMLResponse)
     def login_form(request: Request, error: str | None = None) -> HTMLResponse:

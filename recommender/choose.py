@@ -1,0 +1,105 @@
+"""One decision rule, for every front end and for the evaluation.
+
+1. Similar curated photos liked something: their rank-aware votes decide (`ranking`).
+2. Otherwise, when the taste model beats the most-liked set on scenes it was not fitted
+   on, it scores the liked sets for this photo (`taste`).
+3. Otherwise the set most curated photos have as their favourite.
+4. With nothing liked at all, the book's defaults.
+
+Confidence is a probability of matching the curator's favourite: isotonic maps fitted on
+held-out outcomes (leave-one-photo-out for votes, leave-scenes-out for the model), and for
+the most-liked set its measured hit rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+
+from db.store import CuratedRender, params_hash
+from renderer.params import RenderParams
+
+from .ranking import MIN_SIMILARITY, Candidate, confidence, diverse, most_liked, rank
+from .taste import Library, TasteModel
+
+NEIGHBOURS = 10
+
+
+@dataclass
+class Choice:
+    keys: list[str]  # parameter-set hashes, best first
+    styles: dict[str, RenderParams]
+    confidence: float
+    fallback: bool  # no similar curated photo decided
+    source: str  # neighbours | taste model | most-liked set | book defaults
+    reason: str
+    ranked: list[Candidate] = field(default_factory=list)  # the neighbour ranking, for the explanation
+    margin: float | None = None  # taste model: top score minus runner-up
+
+
+def calibrate_votes(lib: Library) -> IsotonicRegression | None:
+    """Map raw vote confidence to the chance of matching the favourite, leaving each photo out."""
+    raw, hit = [], []
+    for pid in lib.photo_ids:
+        if lib.favourite(pid) is None:
+            continue
+        others = [p for p in lib.photo_ids if p != pid]
+        sims = sorted(((p, float(lib.vectors[p] @ lib.vectors[pid])) for p in others), key=lambda kv: -kv[1])
+        rows = [r for p, _ in sims[:NEIGHBOURS] for r in lib.rows[p]]
+        ranked = rank(sims[:NEIGHBOURS], rows)
+        picks = diverse(ranked, 0)
+        if picks:
+            raw.append(confidence(picks[0], ranked))
+            hit.append(params_hash(picks[0].params) == lib.favourite(pid))
+    if len(set(hit)) < 2:
+        return None
+    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, hit)
+
+
+def learn(lib: Library) -> TasteModel:
+    """The taste model of a library, with the calibration of its neighbour votes."""
+    model = TasteModel(lib).fit()
+    model.votes = calibrate_votes(lib)
+    return model
+
+
+def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
+           every_row: Callable[[], list[CuratedRender]], model: Callable[[], TasteModel | None],
+           image: np.ndarray | None, *, k: int = 5, min_similarity: float = MIN_SIMILARITY,
+           whose: str = "the curators'") -> Choice:
+    """Decide for one photo. `hits`: (photo id, similarity) of curated neighbours; `rows`: their
+    verdicts; `every_row` and `model` are asked for only when needed (all verdicts that count,
+    for the most-liked set; the taste model)."""
+    ranked = rank(hits, rows, min_similarity)
+    picks = diverse(ranked, k)
+    styles = {params_hash(c.params): c.params for c in picks}
+    if picks:
+        raw = confidence(picks[0], ranked)
+        learned = model()
+        votes = learned.votes if learned is not None else None
+        conf = float(votes.predict([raw])[0]) if votes is not None else raw
+        return Choice(list(styles), styles, conf, False, "neighbours", "similar curated photos liked it", ranked)
+    if not hits:
+        why = f"no photo has {whose} verdicts yet"
+    elif max(sim for _, sim in hits) < min_similarity:
+        why = f"no curated photo is similar enough (closest {max(sim for _, sim in hits):.2f} < {min_similarity})"
+    else:
+        why = "no similar photo has a render curators marked good"
+    learned = model()
+    if learned is not None and learned.worth_it and image is not None:
+        scored = learned.rank(image)
+        styles = {key: learned.library.styles[key] for key in scored.keys[: k + 1]}
+        return Choice(list(styles), styles, scored.confidence, True, "taste model",
+                      f"{why}; {whose} taste model chose it for this photo's look (right on {learned.accuracy:.0%} "
+                      f"of unseen scenes, the most-liked set on {learned.most_liked_rate:.0%})", ranked,
+                      scored.scores[0] - (scored.scores[1] if len(scored.scores) > 1 else 0.0))
+    liked = most_liked(every_row())
+    if liked is not None:
+        rate = learned.most_liked_rate if learned is not None and learned.model is not None else 0.0
+        key = params_hash(liked)
+        return Choice([key], {key: liked}, rate, True, "most-liked set", f"{why}; {whose} most-liked set", ranked)
+    key = params_hash(RenderParams())
+    return Choice([key], {key: RenderParams()}, 0.0, True, "book defaults", f"{why}; nothing is liked yet", ranked)
