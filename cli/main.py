@@ -383,6 +383,39 @@ def serve(
     uvicorn.run(web, host=host, port=port, log_level="warning")
 
 
+@app.command()
+def suggest(
+    n: Annotated[int, typer.Option("--n", min=1, max=1000, help="How many photos to list")] = 20,
+    curator: CuratorOpt = None,
+    backbone: BackboneOpt = "auto",
+    weights: WeightsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which photos to curate next: registered but uncurated photos unlike anything curated.
+
+    Each is the farthest from every curated photo and every photo listed before it, so the list
+    spreads over new scenes instead of repeating one. Register photos first with `ingest`.
+    """
+    from recommender.suggest import suggest as run_suggest
+
+    with user_errors():
+        catalog = open_catalog(backbone, weights, quiet=as_json, writes=False)
+        if curator is not None:
+            with catalog.db.session() as s:
+                if not curator_exists(s, curator):
+                    raise ValueError(f"no curator named {curator!r}")
+        picks = run_suggest(catalog, n, curator)
+    if as_json:
+        print_json([vars(p) for p in picks])
+        return
+    if not picks:
+        out.print("nothing to suggest: every registered photo is curated (ingest more photos)")
+    table = Table("photo", "closest curated photo", "file")
+    for p in picks:
+        table.add_row(str(p.photo_id), f"{p.nearest_curated:.2f}", p.path)
+    out.print(table)
+
+
 @app.command("eval")
 def evaluate_cmd(
     plot: Annotated[Path, typer.Option(help="Where to save the reliability plot (PNG)")] = Path("reliability.png"),

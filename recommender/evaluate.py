@@ -159,11 +159,9 @@ def evaluate(db: Database, net: Backbone, *, size: int = 96, curator: str | None
             held_scenes = {lib.scene[p] for p in held}
             train = [p for p in lib.photo_ids if p not in held and
                      (protocol == "photo" or lib.scene[p] not in held_scenes)]
-            sub = Library.build({p: images[p] for p in train}, vec, [r for p in train for r in lib.rows[p]])
+            sub = lib.subset(train)
             if not held_scenes <= set(models):  # learnt without the scene, so no photo sees its own verdicts
-                outside = [p for p in train if lib.scene[p] not in held_scenes]
-                models[min(held_scenes)] = learn(Library.build({p: images[p] for p in outside}, vec,
-                                                               [r for p in outside for r in lib.rows[p]]))
+                models[min(held_scenes)] = learn(lib.subset([p for p in train if lib.scene[p] not in held_scenes]))
             model = models[min(held_scenes)]
             for query in held:
                 picks, choice = _picks(sub, train, query, images[query], model, rng)

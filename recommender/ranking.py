@@ -9,6 +9,7 @@ every neighbour's second choice does not beat the set most neighbours rate best.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -27,6 +28,12 @@ def style_of(params: RenderParams) -> RenderParams:
     """The parameters with geometry reset to defaults, so one style rendered at two sizes is one set."""
     default = RenderParams()
     return params.replace(**{name: getattr(default, name) for name in GEOMETRY})
+
+
+@functools.lru_cache(maxsize=8192)
+def style_key(params: RenderParams) -> str:
+    """The hash that names a style (a parameter set without geometry): one set, one key."""
+    return params_hash(style_of(params))
 
 
 def similarity_weight(similarity: float) -> float:
@@ -49,14 +56,14 @@ def favourites(curated: list[CuratedRender]) -> dict[int, str]:
     best: dict[int, tuple[float, int, str]] = {}
     for c in curated:
         if c.verdict == "good":
-            entry = (verdict_weight(c.verdict, c.score), c.render_id, params_hash(style_of(c.params)))
+            entry = (verdict_weight(c.verdict, c.score), c.render_id, style_key(c.params))
             best[c.photo_id] = max(best.get(c.photo_id, entry), entry)
     return {pid: key for pid, (_, _, key) in best.items()}
 
 
 def most_liked(curated: list[CuratedRender]) -> RenderParams | None:
     """The set that is the favourite of the most curated photos (None when nothing is liked)."""
-    styles = {params_hash(style_of(c.params)): style_of(c.params) for c in curated}
+    styles = {style_key(c.params): style_of(c.params) for c in curated}
     counts: dict[str, int] = defaultdict(int)
     for key in favourites(curated).values():
         counts[key] += 1
@@ -93,7 +100,7 @@ def rank(neighbours: list[tuple[int, float]], curated: list[CuratedRender],
         if c.photo_id not in similarity:
             continue
         style = style_of(c.params)
-        key = params_hash(style)
+        key = style_key(c.params)
         rank_factor = RUNNER_UP if c.verdict == "good" and favourite.get(c.photo_id) != key else 1.0
         weight = similarity_weight(similarity[c.photo_id]) * verdict_weight(c.verdict, c.score) * rank_factor
         cand = by_set.setdefault(key, Candidate(style, 0.0, None))
@@ -101,7 +108,7 @@ def rank(neighbours: list[tuple[int, float]], curated: list[CuratedRender],
         cand.support.append(Support(c.photo_id, c.render_id, similarity[c.photo_id], c.verdict, c.score,
                                     c.curator, weight))
         guide_votes[key][c.guide_id] += weight
-    vetoed = {params_hash(style_of(c.params)) for c in curated
+    vetoed = {style_key(c.params) for c in curated
               if c.verdict == "bad" and similarity.get(c.photo_id, 0.0) >= SAME_PHOTO}
     for key, cand in by_set.items():
         cand.guide_id = max(guide_votes[key].items(), key=lambda kv: kv[1])[0]

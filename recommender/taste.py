@@ -30,14 +30,14 @@ from skimage import color, filters
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
 
-from db.store import CuratedRender, params_hash
+from db.store import CuratedRender
 from renderer.backbones import GOOGLENET_LAYERS
 from renderer.blend import keep_map
 from renderer.images import resize, to_gray
 from renderer.masks import make_mask
 from renderer.params import ENHANCEMENTS, RenderParams, at_width
 
-from .ranking import favourites, style_of, verdict_weight
+from .ranking import favourites, style_key, style_of, verdict_weight
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def scenes(vectors: np.ndarray) -> np.ndarray:
 
 
 def utility(row: CuratedRender, favourite: str | None) -> float:
-    bonus = FAVOURITE_BONUS if row.verdict == "good" and params_hash(style_of(row.params)) == favourite else 0.0
+    bonus = FAVOURITE_BONUS if row.verdict == "good" and style_key(row.params) == favourite else 0.0
     return verdict_weight(row.verdict, row.score) + bonus
 
 
@@ -108,10 +108,18 @@ class Library:
         for r in rows:
             if r.photo_id in ids:
                 by_photo[r.photo_id].append(r)
-        styles = {params_hash(style_of(r.params)): style_of(r.params) for r in rows}
+        styles = {style_key(r.params): style_of(r.params) for r in rows}
         shrunk = {i: small(images[i]) for i in ids}
         return cls(ids, shrunk, vectors, dict(zip(ids, map(int, labels), strict=True)), by_photo, styles,
                    {i: look(shrunk[i]) for i in ids}, favourites([r for r in rows if r.photo_id in shrunk]))
+
+    def subset(self, photo_ids: list[int]) -> Library:
+        """The library of some of these photos, sharing small images, looks and remembered outcomes."""
+        keep = [p for p in self.photo_ids if p in set(photo_ids)]
+        rows = [r for p in keep for r in self.rows[p]]
+        return Library(keep, self.images, self.vectors, {p: self.scene[p] for p in keep},
+                       {p: self.rows[p] for p in keep}, {style_key(r.params): style_of(r.params) for r in rows},
+                       self.looks, {p: self.favs[p] for p in keep if p in self.favs}, self._outcomes)
 
     def favourite(self, pid: int) -> str | None:
         return self.favs.get(pid)
@@ -122,7 +130,7 @@ class Library:
         for pid in photo_ids:
             for r in self.rows[pid]:
                 if r.verdict == "good":
-                    key = params_hash(style_of(r.params))
+                    key = style_key(r.params)
                     count[key] += 1.0 if key == self.favourite(pid) else 0.25
         return sorted(count, key=lambda k: (-count[k], k))[:MAX_CANDIDATES]
 
@@ -173,15 +181,15 @@ class TasteModel:
         lib, X, y = self.library, [], []
         for pid in photo_ids:
             fav = lib.favourite(pid)
-            keys = sorted({params_hash(style_of(r.params)) for r in lib.rows[pid]})
-            target = {params_hash(style_of(r.params)): utility(r, fav) for r in lib.rows[pid]}
+            keys = sorted({style_key(r.params) for r in lib.rows[pid]})
+            target = {style_key(r.params): utility(r, fav) for r in lib.rows[pid]}
             X.append(lib.features(pid, lib.images[pid], keys))
             y += [target[k] for k in keys]
         return np.concatenate(X), np.array(y)
 
     @staticmethod
     def _regressor() -> HistGradientBoostingRegressor:
-        return HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, max_depth=4, min_samples_leaf=4,
+        return HistGradientBoostingRegressor(max_iter=150, learning_rate=0.1, max_depth=4, min_samples_leaf=4,
                                              random_state=0)
 
     def fit(self) -> TasteModel:

@@ -183,3 +183,22 @@ def test_each_curator_gets_their_own_taste(tmp_path, net, photos):
     assert recommend(catalog, str(path), curator="bob").params.n2 == 55
     with pytest.raises(ValueError, match="no curator named 'zoe'"):
         recommend(catalog, str(path), curator="zoe")
+
+
+def test_suggestions_are_new_scenes_first_and_spread_out(curation, tmp_path, photos):
+    import skimage.data
+
+    from recommender.suggest import suggest
+
+    coins = np.asarray(Image.fromarray(skimage.data.coins()).convert("RGB"))
+    moon = np.asarray(Image.fromarray(skimage.data.moon()).convert("RGB"))
+    files = {"coins-a": coins[:280, :360], "coins-b": coins[20:, 20:], "moon": moon,
+             "rocket-again": photos["rocket"][10:420, 10:630]}
+    ids = {}
+    for name, img in files.items():
+        Image.fromarray(img).save(tmp_path / f"{name}.png")
+        ids[curation.register(tmp_path / f"{name}.png").id] = name
+    picks = suggest(curation, n=4)
+    names = [ids[p.photo_id] for p in picks if p.photo_id in ids]
+    assert {names[0], names[1]} in ({"coins-a", "moon"}, {"coins-b", "moon"})  # two new scenes before a repeat
+    assert names[-1] == "rocket-again" and picks[-1].nearest_curated > 0.6
