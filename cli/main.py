@@ -202,7 +202,7 @@ def recommend(
     if as_json:
         print_json(rec.to_dict())
         return
-    out.print(f"{'fallback' if rec.fallback else 'recommended'} (confidence {rec.confidence:.2f}): "
+    out.print(f"from the {rec.source}{' (fallback)' if rec.fallback else ''}, confidence {rec.confidence:.2f}: "
               f"{changes(rec.params)}")
     out.print(rec.explanation, highlight=False)
     for i, alt in enumerate(rec.alternatives, 1):

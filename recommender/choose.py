@@ -26,6 +26,7 @@ from .ranking import MIN_SIMILARITY, Candidate, confidence, diverse, most_liked,
 from .taste import Library, TasteModel
 
 NEIGHBOURS = 10
+CLOSE_CALL = 0.5  # a set with at least this share of the winner's votes is a close call for the taste model
 
 
 @dataclass
@@ -59,10 +60,12 @@ def calibrate_votes(lib: Library) -> IsotonicRegression | None:
     return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, hit)
 
 
-def learn(lib: Library) -> TasteModel:
-    """The taste model of a library, with the calibration of its neighbour votes."""
+def learn(lib: Library, rows: list[CuratedRender] | None = None) -> TasteModel:
+    """The taste model of a library, with the calibration of its neighbour votes and the most-liked
+    set of `rows` (default: the library's verdicts)."""
     model = TasteModel(lib).fit()
     model.votes = calibrate_votes(lib)
+    model.most_liked_set = most_liked(rows if rows is not None else [r for p in lib.photo_ids for r in lib.rows[p]])
     return model
 
 
@@ -75,13 +78,21 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
     for the most-liked set; the taste model)."""
     ranked = rank(hits, rows, min_similarity)
     picks = diverse(ranked, k)
-    styles = {params_hash(c.params): c.params for c in picks}
     if picks:
         raw = confidence(picks[0], ranked)
         learned = model()
         votes = learned.votes if learned is not None else None
         conf = float(votes.predict([raw])[0]) if votes is not None else raw
-        return Choice(list(styles), styles, conf, False, "neighbours", "similar curated photos liked it", ranked)
+        reason = "similar curated photos liked it"
+        close = [c for c in picks[:3] if c.total >= CLOSE_CALL * picks[0].total]
+        if learned is not None and learned.worth_it and image is not None and len(close) > 1 and all(
+                params_hash(c.params) in learned.library.styles for c in close):
+            best = close[int(np.argmax(learned.score(image, [params_hash(c.params) for c in close])))]
+            if best is not picks[0]:
+                picks = [best, *[c for c in picks if c is not best]]
+                reason = "similar curated photos liked it; of their close favourites the taste model chose it"
+        styles = {params_hash(c.params): c.params for c in picks}
+        return Choice(list(styles), styles, conf, False, "neighbours", reason, ranked)
     if not hits:
         why = f"no photo has {whose} verdicts yet"
     elif max(sim for _, sim in hits) < min_similarity:
@@ -96,7 +107,7 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
                       f"{why}; {whose} taste model chose it for this photo's look (right on {learned.accuracy:.0%} "
                       f"of unseen scenes, the most-liked set on {learned.most_liked_rate:.0%})", ranked,
                       scored.scores[0] - (scored.scores[1] if len(scored.scores) > 1 else 0.0))
-    liked = most_liked(every_row())
+    liked = learned.most_liked_set if learned is not None else most_liked(every_row())
     if liked is not None:
         rate = learned.most_liked_rate if learned is not None and learned.model is not None else 0.0
         key = params_hash(liked)

@@ -78,8 +78,9 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
     choice = choose(hits, rows, every_row, lambda: None if exclude else taste_model(catalog, curator), image, k=k,
                     min_similarity=min_similarity, whose=whose)
     best = choice.styles[choice.keys[0]]
-    guide = next((c.guide_id for c in choice.ranked if params_hash(c.params) == choice.keys[0]), None)
-    explanation = (_explain(choice.ranked[0]) if choice.source == "neighbours" else
+    chosen = next((c for c in choice.ranked if params_hash(c.params) == choice.keys[0]), None)
+    guide = chosen.guide_id if chosen is not None else None
+    explanation = (f"{choice.reason}; {_explain(chosen, choice.ranked)}" if choice.source == "neighbours" else
                    f"fell back to the {choice.source}: {choice.reason}")
     return Recommendation(best, [choice.styles[key] for key in choice.keys[1:]], round(choice.confidence, 4),
                           _neighbours(hits, paths, choice.ranked), choice.fallback, explanation, guide,
@@ -121,13 +122,15 @@ def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
         paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_(ids))}
         vectors = {pid: v for pid in ids if (v := embedding_of(s, pid, catalog.net.name)) is not None}
     log.info("learning taste from %d curated photos", len(ids))
-    images = {}
+    images, unreadable = {}, []
     for pid, path in paths.items():
         try:
             images[pid] = load_image(path)
         except ImageError as exc:
-            log.warning("taste model: skipping photo %d: %s", pid, exc)
-    return learn(Library.build(images, vectors, [r for r in rows if r.photo_id in images]))
+            unreadable.append(str(exc))
+    if unreadable:
+        log.warning("taste model: %d curated photos unreadable, left out (first: %s)", len(unreadable), unreadable[0])
+    return learn(Library.build(images, vectors, [r for r in rows if r.photo_id in images]), rows)
 
 
 def recommend(catalog: Catalog, photo_path: str, k: int = 5, min_similarity: float = MIN_SIMILARITY,
@@ -152,10 +155,14 @@ def _neighbours(hits: list[tuple[int, float]], paths: dict[int, str], ranked: li
     return list(by_photo.values())
 
 
-def _explain(best: Candidate) -> str:
+def _explain(best: Candidate, ranked: list[Candidate]) -> str:
+    """The verdicts behind the chosen set, and the runner-up with the margin."""
     good = [sp for sp in best.support if sp.weight > 0]
     bad = [sp for sp in best.support if sp.weight < 0]
     lines = [f"chosen set scored {best.total:.3f} from {len(good)} good and {len(bad)} bad verdict(s):"]
     lines += [f"  photo {sp.photo_id} (similarity {sp.similarity:.3f}), render {sp.render_id}: {sp.verdict}"
               f"{'' if sp.score is None else f' {sp.score}/5'} by {sp.curator}" for sp in best.support[:8]]
+    runner_up = next((c for c in ranked if c is not best), None)
+    if runner_up is not None:
+        lines.append(f"runner-up set scored {runner_up.total:.3f} (margin {best.total - runner_up.total:.3f})")
     return "\n".join(lines)

@@ -172,6 +172,7 @@ class TasteModel:
         self.accuracy = 0.0
         self.most_liked_rate = 0.0
         self.votes: IsotonicRegression | None = None  # calibration of neighbour votes (`choose.learn`)
+        self.most_liked_set: RenderParams | None = None  # the favourite of the most photos (`choose.learn`)
 
     @property
     def worth_it(self) -> bool:
@@ -223,6 +224,11 @@ class TasteModel:
         scores = model.predict(self.library.features(pid, image_small, candidates))
         order = np.argsort(-scores, kind="stable")
         return Scored([candidates[i] for i in order], [float(scores[i]) for i in order], 0.0)
+
+    def score(self, image: np.ndarray, keys: list[str]) -> np.ndarray:
+        """The model's utility of each of these sets for this photo."""
+        assert self.model is not None
+        return self.model.predict(self.library.features(None, small(image), keys))
 
     def rank(self, image: np.ndarray, pool: list[int] | None = None) -> Scored:
         """The sets curators liked (on `pool`, default all), best first for this photo, with the

@@ -58,4 +58,4 @@ def test_old_database_with_rejected_values_upgrades_recommends_and_evaluates(tmp
     res = runner.invoke(app, ["--db", url, "eval", "--size", "48", "--plot", str(tmp_path / "c.png"), *LITE,
                               "--json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["photos"] == 3
+    assert json.loads(res.stdout)["protocols"]["photo"]["photos"] == 3
