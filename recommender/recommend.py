@@ -7,6 +7,7 @@ import pickle
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from db.models import Photo
 from db.store import curated, curated_photo_ids, curator_exists, embedding_of, params_hash, verdict_signature
@@ -61,7 +62,9 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
     with catalog.db.session() as s:
         if curator is not None and not curator_exists(s, curator):
             raise ValueError(f"no curator named {curator!r}")
-        among = np.array(sorted(set(curated_photo_ids(s, curator)) - (exclude or set())), np.int64)
+        among = _curated_ids(catalog, s, curator)
+    if exclude:
+        among = among[~np.isin(among, list(exclude))]
     hits: list[tuple[int, float]] = []
     if len(index) and len(among):
         sims, ids = index.search(vector, NEIGHBOURS, among=among)
@@ -88,6 +91,16 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
 
 
 _MODELS: dict[tuple, TasteModel] = {}  # per process: (database, backbone, curator, verdicts) -> model
+_CURATED: dict[tuple, np.ndarray] = {}  # per process: (database, curator, verdicts) -> curated photo ids
+
+
+def _curated_ids(catalog: Catalog, s: Session, curator: str | None) -> np.ndarray:
+    """Ids of the curated photos, read again only when verdicts changed (a recommendation stays O(k))."""
+    key = (catalog.db.url, curator, *verdict_signature(s, curator))
+    if key not in _CURATED:
+        _CURATED.clear()
+        _CURATED[key] = np.array(sorted(curated_photo_ids(s, curator)), np.int64)
+    return _CURATED[key]
 
 
 def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
