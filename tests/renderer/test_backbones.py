@@ -44,7 +44,7 @@ def test_every_book_layer_maps_to_the_right_googlenet_blob(weights_file, photos)
         assert net.activation(x, layer).shape[1] == channels, layer
     assert net.pooled(x).shape == (1, 1024)
     out = render(photos["coffee"], RenderParams(size=96, iter_n=2, octave_n=2, layer="inception_3b/output"), net)
-    assert out.backbone == "googlenet" and out.image.shape == (64, 96, 3)  # coffee is 640x427
+    assert out.backbone == "googlenet" and out.image.shape == (64, 96, 3)  # coffee is 600x400
 
 
 @pytest.mark.parametrize("layer", ["conv1/7x7_s2", "conv2/3x3_reduce", "conv2/3x3", "inception_3a/1x1",

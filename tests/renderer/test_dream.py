@@ -79,7 +79,7 @@ def test_every_book_layer_renders_on_efficientnet(net, photos):
     for blob in GOOGLENET_LAYERS:
         net.resolve(blob)
     out = render(photo, RenderParams(layer="inception_4c/output", iter_n=1, octave_n=1, size=64), net)
-    assert out.image.shape == (43, 64, 3)  # coffee is 640x427
+    assert out.image.shape == (43, 64, 3)  # coffee is 600x400
 
 
 def test_googlenet_layer_table_covers_torchvision_modules():

@@ -15,9 +15,9 @@ CHAPTER = {"n1": 5, "n2": 25, "n3": 180, "convd_median_factor": 5.0, "convd_big_
 
 
 def test_a_photo_keeps_its_proportions_by_default(photos):
-    out = render(photos["coffee"], RenderParams(layer=None), None)  # coffee is 640x427
+    out = render(photos["rocket"], RenderParams(layer=None), None)  # rocket is 640x427
     assert out.image.shape == (320, 480, 3)
-    square = render(photos["coffee"], RenderParams(layer=None, keep_size=False), None)
+    square = render(photos["rocket"], RenderParams(layer=None, keep_size=False), None)
     assert square.image.shape == (480, 480, 3)
 
 
