@@ -38,7 +38,6 @@ class Choice:
     source: str  # neighbours | taste model | most-liked set | book defaults
     reason: str
     ranked: list[Candidate] = field(default_factory=list)  # the neighbour ranking, for the explanation
-    margin: float | None = None  # taste model: top score minus runner-up
 
 
 def calibrate_votes(lib: Library) -> IsotonicRegression | None:
@@ -105,8 +104,7 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
         styles = {key: learned.library.styles[key] for key in scored.keys[: k + 1]}
         return Choice(list(styles), styles, scored.confidence, True, "taste model",
                       f"{why}; {whose} taste model chose it for this photo's look (right on {learned.accuracy:.0%} "
-                      f"of unseen scenes, the most-liked set on {learned.most_liked_rate:.0%})", ranked,
-                      scored.scores[0] - (scored.scores[1] if len(scored.scores) > 1 else 0.0))
+                      f"of unseen scenes, the most-liked set on {learned.most_liked_rate:.0%})", ranked)
     liked = learned.most_liked_set if learned is not None else most_liked(every_row())
     if liked is not None:
         rate = learned.most_liked_rate if learned is not None and learned.model is not None else 0.0

@@ -92,8 +92,9 @@ def _picks(lib: Library, train: list[int], query: int, image: np.ndarray, model:
     rows = [r for p in train for r in lib.rows[p]]
     sims = sorted(((p, float(lib.vectors[p] @ lib.vectors[query])) for p in train), key=lambda kv: -kv[1])
     near = sims[:NEIGHBOURS]
-    choice = choose(near, [r for p, _ in near for r in lib.rows[p]], lambda: rows, lambda: model, image)
-    knn = [params_hash(c.params) for c in diverse(rank(near, [r for p, _ in near for r in lib.rows[p]]), 3)]
+    near_rows = [r for p, _ in near for r in lib.rows[p]]
+    choice = choose(near, near_rows, lambda: rows, lambda: model, image)
+    knn = [params_hash(c.params) for c in diverse(rank(near, near_rows), 3)]
     liked = params_hash(most_liked(rows))
     candidates = lib.liked(train)
     return {

@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from db.models import Photo
-from db.store import curated, curated_photo_ids, curator_exists, embedding_of, params_hash, verdict_signature
+from db.store import curated, curated_photo_ids, curator_exists, embedding_matrix, params_hash, verdict_signature
 from indexer.catalog import Catalog
 from renderer.files import atomic_write
 from renderer.images import ImageError, load_image
@@ -133,7 +133,9 @@ def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
         rows = curated(s, curator=curator)
         ids = sorted({r.photo_id for r in rows})[-MAX_LIBRARY:]
         paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_(ids))}
-        vectors = {pid: v for pid in ids if (v := embedding_of(s, pid, catalog.net.name)) is not None}
+        photo_ids, _, matrix = embedding_matrix(s, catalog.net.name)
+    wanted = set(ids)
+    vectors = {int(pid): v for pid, v in zip(photo_ids, matrix, strict=True) if int(pid) in wanted}
     log.info("learning taste from %d curated photos", len(ids))
     images, unreadable = {}, []
     for pid, path in paths.items():

@@ -78,6 +78,27 @@ def controls(params: RenderParams, layers: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object; anything else is the client's error (422)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(422, "the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise HTTPException(422, "the body must be a JSON object")
+    return body
+
+
+def id_field(body: dict[str, Any], key: str) -> int | None:
+    """An optional id in a JSON body: a whole number or absent (422 otherwise)."""
+    value = body.get(key)
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise HTTPException(422, f"{key} must be a whole number, got {value!r}")
+    return value
+
+
 def _report_sweep(future: Future) -> None:
     if future.exception() is not None:
         log.error("queued sweep failed: %s", future.exception())
@@ -252,13 +273,12 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
     @app.post("/api/renders/{render_id}/verdict")
     async def verdict(request: Request, render_id: int) -> JSONResponse:
         name = require_curator(request, None)
-        body = await request.json()
-        return JSONResponse(_tag([render_id], name, body))
+        return JSONResponse(_tag([render_id], name, await json_object(request)))
 
     @app.post("/api/verdicts")
     async def bulk_verdict(request: Request) -> JSONResponse:
         name = require_curator(request, None)
-        body = await request.json()
+        body = await json_object(request)
         ids = body.get("render_ids")
         if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or not ids:
             raise HTTPException(422, "render_ids must be a non-empty list of ids")
@@ -275,10 +295,11 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
 
     @app.post("/api/preview")
     async def preview(request: Request) -> Response:
-        body = await request.json()
+        body = await json_object(request)
         params = params_from(body.get("params"))
-        photo = image_of("photo", int(body.get("photo_id", 0)))
-        guide = image_of("guide", int(body["guide_id"])) if body.get("guide_id") else None
+        photo = image_of("photo", id_field(body, "photo_id") or 0)
+        guide_id = id_field(body, "guide_id")
+        guide = image_of("guide", guide_id) if guide_id else None
 
         def work() -> bytes:
             with render_lock:
@@ -297,10 +318,11 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
     @app.post("/api/render")
     async def full_render(request: Request) -> JSONResponse:
         require_curator(request, None)
-        body = await request.json()
+        body = await json_object(request)
         params = params_from(body.get("params"))
-        photo_path = _path("photo", int(body.get("photo_id", 0)))
-        guide = (int(body["guide_id"]), image_of("guide", int(body["guide_id"]))) if body.get("guide_id") else None
+        photo_path = _path("photo", id_field(body, "photo_id") or 0)
+        guide_id = id_field(body, "guide_id")
+        guide = (guide_id, image_of("guide", guide_id)) if guide_id else None
 
         def work() -> int:
             cat = catalog()
@@ -318,12 +340,12 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
     @app.post("/api/sweep")
     async def sweep_around(request: Request) -> JSONResponse:
         require_curator(request, None)
-        body = await request.json()
+        body = await json_object(request)
         params = params_from(body.get("params"))
         cat = catalog()
-        photo_id = int(body.get("photo_id", 0))
+        photo_id = id_field(body, "photo_id") or 0
         photo_path = _path("photo", photo_id)
-        guide_id = int(body["guide_id"]) if body.get("guide_id") else None
+        guide_id = id_field(body, "guide_id")
         guide = [(guide_id, _path("guide", guide_id))] if guide_id else [(None, None)]
         tasks = plan([(photo_id, photo_path)], guide, params, neighbourhood(params, cat.net.layer_names),
                      renders_dir() / "sweeps", backbone=cat.net.name, weights=weights,

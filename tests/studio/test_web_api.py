@@ -170,3 +170,19 @@ def test_thumbnails_are_small_jpegs(client, site):
 def test_gallery_pages_keep_their_filters(client):
     page = client.get("/?verdict=untagged&page_no=1").text
     assert "verdict=untagged&amp;page_no=0" in page
+
+
+def test_malformed_bodies_are_422_and_change_nothing(client, site):
+    csrf = sign_in(client, site)
+    headers = {"X-CSRF-Token": csrf}
+    photo = site["photos"]["chelsea"]
+    cases = [("/api/preview", {"photo_id": "abc"}), ("/api/preview", [1, 2]),
+             ("/api/preview", {"photo_id": photo, "guide_id": True}), ("/api/render", {"photo_id": 1.5}),
+             ("/api/sweep", {"photo_id": photo, "guide_id": "x"}), ("/api/verdicts", ["not", "an", "object"]),
+             (f"/api/renders/{site['renders'][0]}/verdict", {"verdict": "good", "score": "5"})]
+    for url, body in cases:
+        assert client.post(url, json=body, headers=headers).status_code == 422, (url, body)
+    resp = client.post("/api/preview", content=b"{not json", headers={**headers, "content-type": "application/json"})
+    assert resp.status_code == 422
+    with site["catalog"].db.session() as s:
+        assert current_verdicts(s, site["renders"][0]) == []
