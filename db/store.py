@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -240,7 +240,8 @@ class RenderFilter:
     mask: str | None = None
     guide_id: int | None = None  # 0 means "no guide"
     photo_id: int | None = None
-    sort: str = "date"  # date | score
+    sort: str = "date"  # date | score | next (photos to curate next first, in `photo_order`)
+    photo_order: tuple[int, ...] = ()  # with sort "next": only these photos, in this order
 
 
 def list_renders(s: Session, f: RenderFilter, limit: int = 60, offset: int = 0) -> list[tuple[Render, float | None]]:
@@ -265,7 +266,14 @@ def list_renders(s: Session, f: RenderFilter, limit: int = 60, offset: int = 0) 
         q = q.where(Render.guide_id.is_(None) if f.guide_id == 0 else Render.guide_id == f.guide_id)
     if f.photo_id is not None:
         q = q.where(Render.photo_id == f.photo_id)
-    order = (score.desc().nulls_last(), Render.id.desc()) if f.sort == "score" else (Render.id.desc(),)
+    order: tuple = (Render.id.desc(),)
+    if f.sort == "score":
+        order = (score.desc().nulls_last(), Render.id.desc())
+    elif f.sort == "next":
+        if not f.photo_order:
+            return []
+        q = q.where(Render.photo_id.in_(f.photo_order))
+        order = (case({pid: i for i, pid in enumerate(f.photo_order)}, value=Render.photo_id), Render.id.desc())
     return [(r, sc) for r, sc in s.execute(q.order_by(*order).limit(limit).offset(offset)).all()]
 
 

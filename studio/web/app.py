@@ -38,6 +38,7 @@ from db.store import (
 )
 from indexer.catalog import Catalog
 from recommender import recommend_for_vector
+from recommender.suggest import suggest
 from renderer.backbones import load_backbone
 from renderer.cost import DEFAULT_MAX_SECONDS
 from renderer.images import load_image
@@ -51,6 +52,7 @@ from .security import COOKIE, MAX_UPLOAD_BYTES, check_upload, csrf_ok, csrf_toke
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 PREVIEW_WIDTH = 192
+SUGGESTED = 200  # photos the gallery's "to curate next" order covers
 MASK_CHOICES = [*MASK_PARTS, "otsu+features", "otsu+stdmean", "stdmean+features", "otsu+stdmean+features"]
 
 
@@ -171,8 +173,10 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
     def gallery(request: Request, verdict: str | None = None, curator: str | None = None, layer: str | None = None,
                 mask: str | None = None, guide: int | None = None, photo: int | None = None, sort: str = "date",
                 page_no: int = 0) -> HTMLResponse:
-        flt = RenderFilter(verdict or None, curator or None, layer or None, mask or None, guide, photo,
-                           "score" if sort == "score" else "date")
+        sort = sort if sort in ("score", "next") else "date"
+        # "next": renders of the photos whose verdicts would teach the recommender most, those first
+        order = tuple(x.photo_id for x in suggest(catalog(), SUGGESTED, curator or None)) if sort == "next" else ()
+        flt = RenderFilter(verdict or None, curator or None, layer or None, mask or None, guide, photo, sort, order)
         with db.session() as s:
             rows = list_renders(s, flt, limit=60, offset=60 * page_no)
             items = [{"id": r.id, "photo_id": r.photo_id, "layer": r.layer, "mask": r.mask, "score": sc,

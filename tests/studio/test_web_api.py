@@ -42,6 +42,9 @@ def test_gallery_filters_and_sorts(client, site):
     assert client.get(f"/?guide={site['guide']}").text.count('class="card"') == 1
     ranked = client.get("/?sort=score").text
     assert ranked.index(f'/render/{site["good"]}"') < ranked.index(f'/render/{site["renders"][0]}"')
+    curate_next = client.get("/?sort=next").text  # renders of uncurated photos only, novel photos first
+    assert all(f'/render/{r}"' in curate_next for r in site["renders"])
+    assert f'/render/{site["good"]}"' not in curate_next
 
 
 def test_tagging_needs_a_token_and_csrf(client, site):
