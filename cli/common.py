@@ -14,16 +14,23 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from db import StorageError
-from renderer.backbones import BackboneError
 from renderer.params import RenderParams, parse_assignments, parse_json
 
 err = Console(stderr=True)
 out = Console()
 
 # Errors a user can fix: one line on stderr, exit code 2.
-USER_ERRORS = (ValueError, BackboneError, StorageError, FileNotFoundError, PermissionError, IsADirectoryError,
-               NotADirectoryError, FileExistsError)
+USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+               FileExistsError)
+# The same from modules the CLI imports only when a command needs them (an error cannot come from
+# a module never imported, so --help does not pay for torch or SQLAlchemy).
+LIBRARY_ERRORS = {"db.session": ("StorageError", "NotFound"), "renderer.backbones": ("BackboneError",)}
+
+
+def is_user_error(exc: BaseException) -> bool:
+    library = tuple(getattr(sys.modules[m], n) for m, names in LIBRARY_ERRORS.items() if m in sys.modules
+                    for n in names)
+    return isinstance(exc, USER_ERRORS + library)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -35,7 +42,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def user_errors() -> Iterator[None]:
     try:
         yield
-    except USER_ERRORS as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
         fail(str(exc))
 
 

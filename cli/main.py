@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from db import Database, renders_dir
-from db.models import Guide
-from db.store import curated, curator_exists
-from db.store import tag as store_tag
-from indexer.catalog import Catalog, image_files
-from recommender import recommend as run_recommend
-from recommender import recommend_for_vector
-from recommender.ranking import MIN_SIMILARITY
-from renderer.backbones import BACKBONES, list_layers, load_backbone
-from renderer.cost import DEFAULT_MAX_SECONDS
-from renderer.params import HELP, RenderParams, allowed, field_names, parse_json
+from recommender import MIN_SIMILARITY
+from renderer.params import BACKBONES, DEFAULT_MAX_SECONDS, HELP, RenderParams, allowed, field_names, parse_json
+
+if TYPE_CHECKING:  # the library is imported inside each command, so that --help starts at once
+    from studio.service import Studio
 
 from .common import (
     build_params,
@@ -68,22 +62,31 @@ def main(
     _state["db"] = db
 
 
-def open_catalog(backbone: str, weights: Path | None, quiet: bool = False, writes: bool = True) -> Catalog:
-    """The catalogue; for commands that write, the database and index folder are checked first,
-    so a read-only, locked or damaged store fails before any work."""
-    db = Database(_state["db"])
-    net = load_backbone(backbone, weights)
+def open_db():  # noqa: ANN201 (db.Database, imported here)
+    from db import Database
+
+    return Database(_state["db"])
+
+
+def open_studio(backbone: str, weights: Path | None, quiet: bool = False, writes: bool = True) -> Studio:
+    """The library service with its backbone loaded; for commands that write, the database and
+    index folder are checked first, so a read-only, locked or damaged store fails before any work."""
+    from studio.service import Studio
+
+    studio = Studio(open_db(), backbone, weights)
+    net = studio.catalog.net
     if not quiet:
         err.print(f"backbone: {net.name} on {net.device}")
-    catalog = Catalog(db, net)
     if writes:
-        db.check_writable()
-        catalog.index.check_writable()
-    return catalog
+        studio.db.check_writable()
+        studio.catalog.index.check_writable()
+    return studio
 
 
 def default_output(photo: Path) -> Path:
     """A fresh file in the data directory's renders folder."""
+    from db import renders_dir
+
     return renders_dir() / f"{photo.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}.png"
 
 
@@ -115,22 +118,22 @@ def render(
                 raise ValueError(f"output must be a .png file, got {output}")
             refuse_overwriting(output, photo, guide)
         params = build_params(params_file, sets)
-        catalog = open_catalog(backbone, weights, quiet=as_json)
-        if params.layer is not None:
-            catalog.net.resolve(params.layer, params.post_relu)
-        started = time.perf_counter()
-        registered = catalog.register(photo)
-        guide_entry = catalog.register_guide(guide) if guide else None
-        if params.guide_dream and guide_entry is None:
+        if params.guide_dream and guide is None:
             raise ValueError("guide_dream=true needs --guide")
+        studio = open_studio(backbone, weights, quiet=as_json)
+        net = studio.catalog.net
+        if params.layer is not None:
+            net.resolve(params.layer, params.post_relu)
+        started = time.perf_counter()
+        registered = studio.photo(photo)
         output = output or default_output(photo)
         with progress(params.iter_n * params.octave_n, "dreaming", enabled=not as_json and bool(params.layer)) as bar:
-            render_id, result = catalog.render(registered, params, output, guide=guide_entry, on_step=bar,
-                                               max_seconds=max_seconds)
+            render_id, result = studio.render(registered, params, output, guide=guide, on_step=bar,
+                                              max_seconds=max_seconds)
         total = time.perf_counter() - started
     summary = {"render_id": render_id, "output": str(output), "photo": str(photo), "photo_id": registered.id,
                "guide": str(guide) if guide else None, "backbone": result.backbone,
-               "device": str(catalog.net.device), "params": params.to_dict(), "timings": result.timings,
+               "device": str(net.device), "params": params.to_dict(), "timings": result.timings,
                "seconds": total}
     if as_json:
         print_json(summary)
@@ -148,8 +151,10 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Register and embed photos; the same bytes are skipped, unreadable files reported."""
+    from indexer.catalog import image_files
+
     with user_errors():
-        catalog = open_catalog(backbone, weights, quiet=as_json)
+        catalog = open_studio(backbone, weights, quiet=as_json).catalog
         files = list(image_files(paths))
         with progress(len(files), "ingesting", enabled=not as_json) as bar:
             report = catalog.ingest(files, on_file=bar)
@@ -173,13 +178,34 @@ def tag(
     bad: Annotated[bool, typer.Option("--bad", help="Mark the render bad")] = False,
     score: Annotated[int | None, typer.Option(min=1, max=5, help="1-5")] = None,
     note: Annotated[str | None, typer.Option(help="Free text")] = None,
+    new_curator: Annotated[bool, typer.Option(
+        "--new-curator", help="Create the curator if the name is new (otherwise a new name is refused as a typo)")
+    ] = False,
 ) -> None:
     """Give a verdict on a render; a curator's new verdict replaces their earlier one (history kept)."""
+    from studio.service import Studio
+
     if good == bad:
         fail("give exactly one of --good or --bad")
-    with user_errors(), Database(_state["db"]).session() as s:
-        v = store_tag(s, render_id, curator, "good" if good else "bad", score, note)
-        out.print(f"render {render_id}: {v.verdict}{'' if score is None else f' {score}/5'} by {curator}")
+    verdict = "good" if good else "bad"
+    with user_errors():
+        Studio(open_db()).tag([render_id], curator, verdict, score, note, new_curator=new_curator)
+    out.print(f"render {render_id}: {verdict}{'' if score is None else f' {score}/5'} by {curator}")
+
+
+@app.command()
+def untag(
+    render_id: Annotated[int, typer.Argument(help="Render id")],
+    curator: Annotated[str, typer.Option(help="Whose verdict to withdraw")],
+) -> None:
+    """Withdraw a curator's verdict on a render (it stays in the history and no longer counts)."""
+    from studio.service import Studio
+
+    with user_errors():
+        withdrawn = Studio(open_db()).untag(render_id, curator)
+    if not withdrawn:
+        fail(f"{curator} has no verdict on render {render_id}")
+    out.print(f"render {render_id}: {curator}'s verdict withdrawn")
 
 
 @app.command()
@@ -198,7 +224,7 @@ def recommend(
     With no similar curated photo, the curators' most-liked set is returned (marked fallback).
     """
     with user_errors():
-        rec = run_recommend(open_catalog(backbone, weights, quiet=as_json), str(photo), k, min_similarity, curator)
+        rec = open_studio(backbone, weights, quiet=as_json).recommend(photo, k, min_similarity, curator)
     if as_json:
         print_json(rec.to_dict())
         return
@@ -238,33 +264,26 @@ def recommend_and_render(
     (`prismarec tag ID --good --curator NAME`). A bad file is reported and skipped; the exit
     code is 1 if any photo failed.
     """
+    from indexer.catalog import image_files
+
     _state["db"] = db or _state["db"]
     with user_errors():
-        catalog = open_catalog(backbone, weights, quiet=as_json)
-        if curator is not None:
-            with catalog.db.session() as s:
-                if not curator_exists(s, curator):
-                    raise ValueError(f"no curator named {curator!r}")
-        fixed_guide = catalog.register_guide(guide) if guide not in (None, "auto") else None
+        studio = open_studio(backbone, weights, quiet=as_json)
+        studio.check_curator(curator)
+        fixed_guide = studio.guide(guide)[0] if guide not in (None, "auto") else None
         files = list(image_files(photos))
         if not files:
             raise ValueError("no photos found in the given paths")
+        build_params(None, sets)  # bad --set values are refused before any work
     results, failures = [], []
     with progress(len(files), "rendering", enabled=not as_json) as bar:
         for path, target in zip(files, output_names(files, output_dir), strict=True):
             try:
-                photo = catalog.register(path)
-                rec = recommend_for_vector(catalog, photo.embedding, min_similarity=min_similarity, curator=curator)
-                params = build_params(None, sets, base=rec.params)
-                chosen = fixed_guide
-                if guide == "auto" and rec.guide_id is not None:
-                    with catalog.db.session() as s:
-                        guide_path = s.get(Guide, rec.guide_id).path
-                    chosen = catalog.register_guide(guide_path)
-                render_id, _ = catalog.render(photo, params, target, guide=chosen, max_seconds=max_seconds)
-                results.append({"photo": str(path), "render_id": render_id, "output": str(target),
-                                "fallback": rec.fallback, "confidence": rec.confidence,
-                                "params": params.to_dict(), "guide_id": chosen[0] if chosen else None})
+                done = studio.recommend_and_render(
+                    path, target, adjust=lambda p: build_params(None, sets, base=p), guide=fixed_guide,
+                    auto_guide=guide == "auto", min_similarity=min_similarity, curator=curator,
+                    max_seconds=max_seconds)
+                results.append(done.to_dict())
             except (ValueError, OSError) as exc:
                 failures.append({"photo": str(path), "error": str(exc)})
             bar(1)
@@ -304,6 +323,7 @@ def sweep(
     Example: prismarec sweep cat.jpg --guide stars.jpg --grid layer=conv2/3x3_reduce,conv2/3x3
     --grid rb_rate=0.85,1.0 -o sweep/
     """
+    from indexer.catalog import image_files
     from studio.contact_sheet import contact_sheet
     from studio.sweep import local_pool, parse_grid, plan
     from studio.sweep import run as run_sweep
@@ -311,7 +331,7 @@ def sweep(
     with user_errors():
         base = build_params(params_file, sets)
         grid_values = parse_grid(grid or [])
-        catalog = open_catalog(backbone, weights, quiet=as_json)
+        catalog = open_studio(backbone, weights, quiet=as_json).catalog
         files = list(image_files(photos))
         if not files:
             raise ValueError("no photos found in the given paths")
@@ -360,25 +380,60 @@ def curator_add(name: Annotated[str, typer.Argument(help="Curator name, recorded
     """Create a curator (or replace their token) and print the sign-in token once."""
     from db.store import add_curator_token
 
-    with user_errors(), Database(_state["db"]).session() as s:
+    with user_errors(), open_db().session() as s:
         token = add_curator_token(s, name)
     out.print(f"curator {name}: sign-in token (shown once)\n{token}", highlight=False)
+
+
+@curator_app.command("list")
+def curator_list(as_json: JsonOpt = False) -> None:
+    """Curators, how many current verdicts each has, and whether they can sign in."""
+    from studio.service import Studio
+
+    with user_errors():
+        found = Studio(open_db()).curators()
+    if as_json:
+        print_json([vars(c) for c in found])
+        return
+    table = Table("curator", "verdicts", "can sign in")
+    for c in found:
+        table.add_row(c.name, str(c.verdicts), "yes" if c.can_sign_in else "no")
+    out.print(table if found else "no curators yet: prismarec curator add NAME")
+
+
+@curator_app.command("remove")
+def curator_remove(name: Annotated[str, typer.Argument(help="Curator name")]) -> None:
+    """Revoke a curator's sign-in. Their verdicts stay and keep counting (withdraw them with `untag`);
+    a curator without any verdict is deleted."""
+    from studio.service import Studio
+
+    with user_errors():
+        Studio(open_db()).remove_curator(name)
+    out.print(f"curator {name}: removed (sign-in revoked)")
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on (127.0.0.1: this machine only)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    allow_host: Annotated[list[str] | None, typer.Option(
+        help="A host name the page answers to besides localhost (repeat; e.g. the machine's LAN name)")] = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
 ) -> None:
-    """Serve the curator's web page: gallery, review (keyboard tagging), tune with live preview, similar."""
+    """Serve the curator's web page: gallery, review (keyboard tagging), tune with live preview, similar.
+
+    Requests naming another host are refused (a defence against DNS rebinding): when serving on a
+    network interface, name it with --allow-host.
+    """
     import uvicorn
 
     from studio.web import create_app
+    from studio.web.app import LOCAL_HOSTS
 
+    hosts = (*LOCAL_HOSTS, *(allow_host or []), *([host] if host not in ("0.0.0.0", "::") else []))
     with user_errors():
-        web = create_app(_state["db"], backbone, str(weights) if weights else None)
+        web = create_app(_state["db"], backbone, str(weights) if weights else None, hosts=hosts)
     err.print(f"prismarec on http://{host}:{port}/  (sign-in tokens: prismarec curator add NAME)")
     uvicorn.run(web, host=host, port=port, log_level="warning")
 
@@ -396,15 +451,10 @@ def suggest(
     Each is the farthest from every curated photo and every photo listed before it, so the list
     spreads over new scenes instead of repeating one. Register photos first with `ingest`.
     """
-    from recommender.suggest import suggest as run_suggest
-
     with user_errors():
-        catalog = open_catalog(backbone, weights, quiet=as_json, writes=False)
-        if curator is not None:
-            with catalog.db.session() as s:
-                if not curator_exists(s, curator):
-                    raise ValueError(f"no curator named {curator!r}")
-        picks = run_suggest(catalog, n, curator)
+        studio = open_studio(backbone, weights, quiet=as_json, writes=False)
+        studio.check_curator(curator)
+        picks = studio.suggest(n, curator)
     if as_json:
         print_json([vars(p) for p in picks])
         return
@@ -435,6 +485,7 @@ def evaluate_cmd(
     default (the book's), random. Scores: top-1 and top-3 agreement with the favourite, and
     ΔE (CIEDE2000) between the render with the pick and the render with the favourite.
     """
+    from db.store import curated
     from recommender.evaluate import METHODS, PROTOCOLS, evaluate, plot_reliability
 
     with user_errors():
@@ -447,10 +498,10 @@ def evaluate_cmd(
             scene_of = parse_json(groups.read_bytes())
             if not isinstance(scene_of, dict) or not all(isinstance(v, str) for v in scene_of.values()):
                 raise ValueError(f"{groups}: expected a JSON object of file name: scene name")
-        catalog = open_catalog(backbone, weights, quiet=as_json, writes=False)
+        studio = open_studio(backbone, weights, quiet=as_json, writes=False)
+        studio.check_curator(curator)
+        catalog = studio.catalog
         with catalog.db.session() as s:
-            if curator is not None and not curator_exists(s, curator):
-                raise ValueError(f"no curator named {curator!r}")
             total = len({r.photo_id for r in curated(s, curator=curator)}) * len(chosen)
         with progress(total, "evaluating", enabled=not as_json) as bar:
             report = evaluate(catalog.db, catalog.net, size=size, curator=curator, groups=scene_of,
@@ -475,7 +526,7 @@ def evaluate_cmd(
 def index_rebuild(backbone: BackboneOpt = "auto", weights: WeightsOpt = None) -> None:
     """Recreate the index file from the database."""
     with user_errors():
-        catalog = open_catalog(backbone, weights)
+        catalog = open_studio(backbone, weights).catalog
         catalog.index.rebuild()
         out.print(f"rebuilt {catalog.index.path}: {len(catalog.index)} vectors")
 
@@ -484,7 +535,7 @@ def index_rebuild(backbone: BackboneOpt = "auto", weights: WeightsOpt = None) ->
 def index_stats(backbone: BackboneOpt = "auto", weights: WeightsOpt = None, as_json: JsonOpt = False) -> None:
     """Size, kind (flat or HNSW), GPUs and recall@10 against exact search."""
     with user_errors():
-        stats = open_catalog(backbone, weights, quiet=as_json, writes=False).index.stats()
+        stats = open_studio(backbone, weights, quiet=as_json, writes=False).catalog.index.stats()
     if as_json:
         print_json(stats)
     else:
@@ -505,11 +556,12 @@ def params() -> None:
 @app.command()
 def layers(backbone: Annotated[str, typer.Option(help=", ".join(BACKBONES))] = "googlenet") -> None:
     """List the layer names LAYER accepts and the network module each one runs."""
-    if backbone not in BACKBONES:
-        fail(f"unknown backbone {backbone!r}; valid: {', '.join(BACKBONES)}")
+    from renderer.backbones import list_layers
+
     table = Table("layer", "module")
-    for name, module in list_layers(backbone):
-        table.add_row(name, module)
+    with user_errors():
+        for name, module in list_layers(backbone):
+            table.add_row(name, module)
     out.print(table)
 
 

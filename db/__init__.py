@@ -2,7 +2,7 @@
 
 from .models import Curator, Embedding, Guide, Photo, Render, Verdict
 from .paths import data_home, default_url, index_dir, renders_dir
-from .session import Database, StorageError
+from .session import Database, NotFound, StorageError
 
-__all__ = ["Curator", "Database", "Embedding", "Guide", "Photo", "Render", "StorageError", "Verdict", "data_home",
-           "default_url", "index_dir", "renders_dir"]
+__all__ = ["Curator", "Database", "Embedding", "Guide", "NotFound", "Photo", "Render", "StorageError", "Verdict",
+           "data_home", "default_url", "index_dir", "renders_dir"]

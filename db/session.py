@@ -22,6 +22,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 LOCK_TIMEOUT_S = 20.0  # how long a write waits for another process's transaction ($PRISMAREC_LOCK_TIMEOUT)
 
 
+class NotFound(LookupError):
+    """No stored photo, guide or render with that id."""
+
+
 class StorageError(RuntimeError):
     """The database cannot be used (damaged, read-only, locked, unreachable); the message says what to do."""
 

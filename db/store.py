@@ -129,11 +129,12 @@ def check_score(score: object) -> int | None:
 
 
 def tag(s: Session, render_id: int, curator_name: str, verdict: str, score: int | None = None,
-        note: str | None = None) -> Verdict:
+        note: str | None = None, *, new_curator: bool = True) -> Verdict:
     """Record a verdict; it replaces the same curator's earlier verdict on that render (kept as history).
 
     The render row is locked first, so two simultaneous verdicts on one render queue instead of
     both staying current (a partial unique index guarantees one current verdict per curator).
+    With `new_curator` false an unknown name is refused instead of created (a typo is not a curator).
     """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be good or bad, got {verdict!r}")
@@ -144,13 +145,51 @@ def tag(s: Session, render_id: int, curator_name: str, verdict: str, score: int 
         raise ValueError(f"render id must be a whole number, got {render_id!r}")
     if s.get(Render, render_id, with_for_update=True) is None:
         raise ValueError(f"no render with id {render_id}")
+    if not new_curator and not curator_exists(s, curator_name):
+        raise ValueError(f"no curator named {curator_name!r} (add them with `prismarec curator add`)")
     who = curator(s, curator_name)
-    s.execute(update(Verdict).where(Verdict.render_id == render_id, Verdict.curator_id == who.id,
-                                    Verdict.current.is_(True)).values(current=False))
+    _retire(s, render_id, who.id)
     v = Verdict(render_id=render_id, curator_id=who.id, verdict=verdict, score=score, note=note, current=True)
     s.add(v)
     s.flush()
     return v
+
+
+def _retire(s: Session, render_id: int, curator_id: int) -> int:
+    """Make a curator's current verdict on a render history; returns how many were current."""
+    return s.execute(update(Verdict).where(Verdict.render_id == render_id, Verdict.curator_id == curator_id,
+                                           Verdict.current.is_(True)).values(current=False)).rowcount
+
+
+def untag(s: Session, render_id: int, curator_name: str) -> bool:
+    """Withdraw a curator's verdict on a render (it stays in the history); false when there was none."""
+    who = s.scalar(select(Curator).where(Curator.name == curator_name))
+    return who is not None and _retire(s, render_id, who.id) > 0
+
+
+@dataclass(frozen=True)
+class CuratorInfo:
+    name: str
+    verdicts: int  # current ones
+    can_sign_in: bool
+
+
+def curators(s: Session) -> list[CuratorInfo]:
+    counts = dict(s.execute(select(Verdict.curator_id, func.count(Verdict.id)).where(Verdict.current.is_(True))
+                            .group_by(Verdict.curator_id)).all())
+    return [CuratorInfo(c.name, counts.get(c.id, 0), c.token_hash is not None)
+            for c in s.scalars(select(Curator).order_by(Curator.name))]
+
+
+def remove_curator(s: Session, name: str) -> None:
+    """Revoke a curator's sign-in; one with no verdicts at all is deleted, others keep their verdicts."""
+    who = s.scalar(select(Curator).where(Curator.name == name))
+    if who is None:
+        raise ValueError(f"no curator named {name!r}")
+    if s.scalar(select(func.count(Verdict.id)).where(Verdict.curator_id == who.id)):
+        who.token_hash = None
+    else:
+        s.delete(who)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The photo catalogue: register photos by content, embed them, keep the index in step, record renders.
+"""The photo catalogue: register photos and guides by content, embed them, keep the index in step.
 
 Every write goes to the database first and then to the FAISS index; if a process dies in
 between, the next `VectorIndex.open` adds what is missing.
@@ -14,21 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from db import Database
+from db import Database, NotFound
+from db.models import Photo as PhotoRow
 from db.store import (
     add_embedding,
     add_guide,
     add_photo,
-    add_render,
     content_hash,
     embedding_of,
     has_embedding,
     photo_by_hash,
 )
 from renderer.backbones import Backbone
-from renderer.images import ImageError, load_image, read_image_file, save_png
-from renderer.params import RenderParams
-from renderer.pipeline import RenderResult, render
+from renderer.images import ImageError, load_image, read_image_file
 
 from .embed import embed
 from .vector_index import VectorIndex
@@ -62,11 +60,6 @@ def image_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
             yield from sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
         else:
             yield p
-
-
-def png_metadata(params: RenderParams, backbone: str | None) -> dict[str, str]:
-    """What every render's PNG carries: its full parameters and the backbone that dreamt it."""
-    return {"prismarec:params": params.to_json(), "prismarec:backbone": backbone or "none"}
 
 
 class Catalog:
@@ -153,20 +146,12 @@ class Catalog:
             guide = add_guide(s, content_hash(data), str(Path(path).resolve()), image.shape[1], image.shape[0])
             return guide.id, image
 
-    def render(self, photo: Photo, params: RenderParams, output: str | os.PathLike, *,
-               guide: tuple[int, np.ndarray] | None = None, on_step: Callable[[], None] | None = None,
-               max_seconds: float | None = None) -> tuple[int, RenderResult]:
-        """Render, write the PNG (atomically, parameters in its metadata), then record it; returns the id.
-
-        A render estimated to take longer than `max_seconds` is refused before it starts.
-        """
-        guide_id, guide_image = guide if guide else (None, None)
-        result = render(photo.image, params, self.net, guide=guide_image, on_step=on_step, max_seconds=max_seconds)
-        save_png(result.image, output, png_metadata(params, result.backbone))
-        return self.record(photo.id, guide_id, params, result.backbone, output, result.timings), result
-
-    def record(self, photo_id: int, guide_id: int | None, params: RenderParams, backbone: str | None,
-               output: str | os.PathLike, timings: dict[str, float]) -> int:
-        """Store a render whose PNG is already written; returns its id."""
+    def photo(self, photo_id: int) -> Photo:
+        """A registered photo by id, read from its file (embedded now if this backbone has not yet)."""
         with self.db.session() as s:
-            return add_render(s, photo_id, guide_id, params, backbone, str(Path(output).resolve()), timings).id
+            row = s.get(PhotoRow, photo_id)
+            if row is None:
+                raise NotFound(f"no photo {photo_id}")
+            path = row.path
+        data, image = read_image_file(path)
+        return self._register(path, data, image)

@@ -14,12 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from db.store import CuratedRender, params_hash
+from recommender import MIN_SIMILARITY
 from renderer.params import RenderParams
 
 SIMILARITY_POWER = 4  # sharpen: a near-duplicate outweighs many loose matches
-# Below this cosine similarity a photo is not a neighbour worth copying: on the demo curation
-# (EfficientNet-Lite0), crops of one scene score 0.70-0.98 and another scene at most 0.37.
-MIN_SIMILARITY = 0.5
 GEOMETRY = ("size", "keep_size", "seed")  # how big and which dither: the user's choice, not a style
 DIVERSITY_FIELDS = ("mask", "dd", "layer", "enhance", "n1", "n2", "n3", "rb_rate", "convd_median_factor", "cb")
 

@@ -53,18 +53,15 @@ class Recommendation:
 
 
 def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, image: np.ndarray | None = None,
-                         exclude: set[int] | None = None, min_similarity: float = MIN_SIMILARITY,
-                         curator: str | None = None) -> Recommendation:
+                         min_similarity: float = MIN_SIMILARITY, curator: str | None = None) -> Recommendation:
     """Recommend from an embedding (and the photo, which the taste model needs for new scenes),
-    learning from curated photos only (of `curator`, or everyone's); `exclude` leaves photos out."""
+    learning from curated photos only (of `curator`, or everyone's)."""
     index = catalog.index
     index.refresh()
     with catalog.db.session() as s:
         if curator is not None and not curator_exists(s, curator):
             raise ValueError(f"no curator named {curator!r}")
         among = _curated_ids(catalog, s, curator)
-    if exclude:
-        among = among[~np.isin(among, list(exclude))]
     hits: list[tuple[int, float]] = []
     if len(index) and len(among):
         sims, ids = index.search(vector, NEIGHBOURS, among=among)
@@ -75,10 +72,10 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
 
     def every_row() -> list:
         with catalog.db.session() as s:
-            return [r for r in curated(s, curator=curator) if r.photo_id not in (exclude or set())]
+            return curated(s, curator=curator)
 
     whose = f"{curator}'s" if curator else "the curators'"
-    choice = choose(hits, rows, every_row, lambda: None if exclude else taste_model(catalog, curator), image, k=k,
+    choice = choose(hits, rows, every_row, lambda: taste_model(catalog, curator), image, k=k,
                     min_similarity=min_similarity, whose=whose)
     best = choice.styles[choice.keys[0]]
     chosen = next((c for c in choice.ranked if params_hash(c.params) == choice.keys[0]), None)

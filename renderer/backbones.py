@@ -24,9 +24,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .params import BACKBONES
+
 log = logging.getLogger(__name__)
 
-BACKBONES = ("googlenet", "efficientnet-lite0")
 GOOGLENET_FILE = "googlenet-1378be20.pth"
 
 _INCEPTIONS = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
@@ -265,7 +266,9 @@ def _efficientnet_lite0() -> tuple[nn.Module, str]:
 
 
 def list_layers(backbone: str = "googlenet") -> list[tuple[str, str]]:
-    """(layer name, what runs it) for `prismarec layers`."""
+    """(layer name, what runs it) for `prismarec layers`; an unknown backbone is refused."""
+    if backbone not in BACKBONES:
+        raise BackboneError(f"unknown backbone {backbone!r}; valid: {', '.join(BACKBONES)}")
     if backbone == "googlenet":
         return [(blob, ".".join(p for p in (m, b, None if u is None else f"[:{u}]") if p))
                 for blob, (m, b, u) in GOOGLENET_LAYERS.items()]

@@ -15,7 +15,6 @@ from .dream import MARGIN, TILE, amplify, full_precision, gradient
 from .images import work_shape
 from .params import RenderParams
 
-DEFAULT_MAX_SECONDS = 300.0  # what the CLI and the web page allow one render unless told otherwise
 PROBE_SIDE = 160
 _PRICES: dict[tuple[str, str, str, bool], float] = {}  # seconds per pixel-step
 

@@ -16,6 +16,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MASK_PARTS = ("otsu", "features", "stdmean", "all")
+BACKBONES = ("googlenet", "efficientnet-lite0")  # the networks a dream can run on (`renderer.backbones`)
+DEFAULT_MAX_SECONDS = 300.0  # what the CLI and the web page allow one render unless told otherwise
 ENHANCEMENTS = ("Sharpness", "Brightness", "Contrast", "Color", "CONTOUR", "EDGES", "EMBOSS", "EEM", "EE")
 
 # Version of the stored parameter schema. 1: conv layers were dreamt after their ReLU (no

@@ -100,10 +100,12 @@ PREVIEW_PREPARE_MAX = 960  # widest working image whose mask and keep map a prev
 
 
 def render_preview(photo: np.ndarray, params: RenderParams, net: Backbone | None, width: int, *,
-                   guide: np.ndarray | None = None, max_seconds: float | None = None) -> RenderResult:
+                   guide: np.ndarray | None = None, max_seconds: float | None = None,
+                   on_step: Callable[[], None] | None = None) -> RenderResult:
     """A small render that shows the full one: mask, keep map and blend are computed at the full
     working width (up to PREVIEW_PREPARE_MAX, beyond it with windows scaled by `at_width`), then
-    reduced to `width`; only the dream, the costly part, runs at the small size (jitter scaled)."""
+    reduced to `width`; only the dream, the costly part, runs at the small size (jitter scaled).
+    `on_step` is called between dream steps (it may raise to stop a preview nobody wants any more)."""
     small = at_width(params, min(width, params.size))
     _check(photo, small, net, guide, max_seconds)
     laps = _Laps()
@@ -113,7 +115,7 @@ def render_preview(photo: np.ndarray, params: RenderParams, net: Backbone | None
     mixed = images.resize(mixed, w, height=h)
     keep = images.resize(keep.astype(np.uint8) * 255, w, height=h) > 127
     steer = None if small_guide is None or not params.guide_dream else images.resize(small_guide, w, height=h)
-    out = dream(net, mixed, small, guide=steer) if params.layer is not None else mixed
+    out = dream(net, mixed, small, guide=steer, on_step=on_step) if params.layer is not None else mixed
     laps("dream")
     return RenderResult(out, mask, keep, small, net.name if net and params.layer else None, laps.timings)
 

@@ -24,8 +24,8 @@ from db.models import Curator, Embedding, Photo, Render, Verdict
 from db.store import params_hash
 from indexer import embed, make_index
 from indexer.catalog import Catalog
-from recommender import recommend_for_vector
-from renderer import load_backbone
+from recommender.recommend import recommend_for_vector
+from renderer.backbones import load_backbone
 
 from .make_demo_curation import PALETTE
 

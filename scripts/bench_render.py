@@ -10,12 +10,12 @@ import time
 
 import skimage.data
 
-from renderer import load_backbone, render
+from renderer.backbones import load_backbone
 from renderer.blend import blend, keep_map
 from renderer.images import fit_cover, resize, to_gray
 from renderer.masks import make_mask
 from renderer.params import RenderParams
-from renderer.pipeline import render_many
+from renderer.pipeline import render, render_many
 from scripts import book_reference as book
 
 

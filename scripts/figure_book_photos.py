@@ -18,7 +18,9 @@ import numpy as np
 import skimage.data
 from PIL import Image, ImageDraw
 
-from renderer import RenderParams, load_backbone, render
+from renderer.backbones import load_backbone
+from renderer.params import RenderParams
+from renderer.pipeline import render
 
 WIDTH = 256
 BOOK = RenderParams(size=WIDTH)

@@ -41,9 +41,10 @@ from skimage import color, filters
 from db import Database, data_home
 from db.store import tag
 from indexer.catalog import Catalog
-from renderer import load_backbone
+from renderer.backbones import load_backbone
 from renderer.images import resize, to_gray
 from renderer.params import RenderParams
+from studio.recording import render_and_record
 
 from .sample_photos import NAMES
 
@@ -129,7 +130,8 @@ def build(size: int = 160, count: int = 4, names: tuple[str, ...] = NAMES, db_ur
             scored = []
             for j, params in enumerate(palette):
                 params = params.replace(size=size)
-                render_id, result = catalog.render(photo, params, render_dir / f"{name}-{i}-{j}.png", guide=guide)
+                output = render_dir / f"{name}-{i}-{j}.png"
+                render_id, result = render_and_record(catalog, photo, params, output, guide=guide)
                 scored.append((TASTES[taste](traits, params, float(result.keep.mean())), render_id))
             scored.sort(reverse=True)
             with db.session() as s:

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from db.store import find_render
-from indexer.catalog import Catalog, png_metadata
+from indexer.catalog import Catalog
 from renderer.images import load_image, save_png
 from renderer.params import RANGES, RenderParams, field_names, parse_value
 from renderer.pipeline import dream_key, render_many
+
+from .recording import png_metadata, record
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +187,7 @@ def run(catalog: Catalog, tasks: list[SweepTask], executor: Executor | None = No
                 report.failed.append((task.output, f"{type(outcome).__name__}: {outcome}"))
             else:
                 backbone, timings = outcome
-                report.rendered.append(catalog.record(task.photo_id, task.guide_id, task.params, backbone,
+                report.rendered.append(record(catalog.db, task.photo_id, task.guide_id, task.params, backbone,
                                                       task.output, timings))
             if on_task:
                 on_task()

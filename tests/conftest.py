@@ -18,7 +18,7 @@ def photos() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def net():
-    from renderer import load_backbone
+    from renderer.backbones import load_backbone
 
     return load_backbone("efficientnet-lite0", device="cpu")
 

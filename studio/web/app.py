@@ -1,58 +1,67 @@
 """FastAPI application for curators (served by `prismarec serve`, 127.0.0.1 by default).
 
 Pages are rendered on the server; a little JavaScript adds keyboard shortcuts and the live
-preview. Reading needs nothing; writing (verdicts, renders, sweeps, uploads) needs a curator's
-sign-in token (`prismarec curator add NAME`) and a CSRF token bound to it.
+preview. Reading needs nothing; writing (verdicts, previews, renders, sweeps, uploads) needs a
+curator signed in with their token (`prismarec curator add NAME`), which starts a server-side
+session, and a CSRF token bound to that session. Every use case runs through `studio.service`.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import logging
+import secrets
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import fields
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal
 
-import numpy as np
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from PIL import Image
+from pydantic import BaseModel, Field, StrictInt
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from db import Database, Guide, Photo, Render, data_home, renders_dir
-from db.store import (
-    RenderFilter,
-    content_hash,
-    curator_by_token,
-    current_verdicts,
-    embedding_of,
-    list_renders,
-    tag,
-)
-from indexer.catalog import Catalog
-from recommender import recommend_for_vector
-from recommender.suggest import suggest
-from renderer.backbones import load_backbone
-from renderer.cost import DEFAULT_MAX_SECONDS
-from renderer.images import load_image
-from renderer.params import ENHANCEMENTS, HELP, MASK_PARTS, RANGES, SLIDERS, RenderParams
-from renderer.pipeline import render_preview
+from db import Database, Guide, NotFound, Photo, Render, StorageError, data_home, renders_dir
+from db.store import RenderFilter, content_hash, curator_by_token, current_verdicts, list_renders
+from renderer.params import DEFAULT_MAX_SECONDS, ENHANCEMENTS, HELP, MASK_PARTS, RANGES, SLIDERS, RenderParams
+from studio.service import Studio
 from studio.sweep import neighbourhood, plan
 from studio.sweep import run as run_sweep
 
-from .security import COOKIE, MAX_UPLOAD_BYTES, check_upload, csrf_ok, csrf_token, server_secret
+from .security import (
+    COOKIE,
+    MAX_BODY_BYTES,
+    MAX_UPLOAD_BYTES,
+    SECURITY_HEADERS,
+    Sessions,
+    SignInLimiter,
+    UploadTooLarge,
+    check_upload,
+    csrf_ok,
+    csrf_token,
+    public_message,
+    server_secret,
+)
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 PREVIEW_WIDTH = 192
+PREVIEW_MAX_SECONDS = 5.0  # a preview estimated to take longer is refused: it must never hold up the page
 SUGGESTED = 200  # photos the gallery's "to curate next" order covers
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+MAX_ID = 2**62  # ids past this cannot be stored: refused as malformed, not sent to the database
+ItemId = Annotated[int, PathParam(ge=0, le=MAX_ID)]
+BodyId = Annotated[StrictInt, Field(ge=0, le=MAX_ID)]
 MASK_CHOICES = [*MASK_PARTS, "otsu+features", "otsu+stdmean", "stdmean+features", "otsu+stdmean+features"]
 
 
@@ -80,82 +89,176 @@ def controls(params: RenderParams, layers: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; anything else is the client's error (422)."""
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPException(422, "the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise HTTPException(422, "the body must be a JSON object")
-    return body
+class VerdictBody(BaseModel):
+    verdict: Literal["good", "bad"]
+    score: StrictInt | None = Field(None, ge=1, le=5)
+    note: str | None = Field(None, max_length=2000)
 
 
-def id_field(body: dict[str, Any], key: str) -> int | None:
-    """An optional id in a JSON body: a whole number or absent (422 otherwise)."""
-    value = body.get(key)
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise HTTPException(422, f"{key} must be a whole number, got {value!r}")
-    return value
+class BulkVerdictBody(VerdictBody):
+    render_ids: list[BodyId] = Field(min_length=1, max_length=1000)
 
 
-def _report_sweep(future: Future) -> None:
-    if future.exception() is not None:
-        log.error("queued sweep failed: %s", future.exception())
-    else:
-        report = future.result()
-        log.info("queued sweep: %d rendered, %d failed", len(report.rendered), len(report.failed))
+class RenderBody(BaseModel):
+    photo_id: BodyId
+    guide_id: BodyId | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
-def create_app(db_url: str | None = None, backbone: str = "auto", weights: str | None = None) -> FastAPI:
+@dataclass
+class Job:
+    """A sweep started from the page: progress for the page to poll, and a cancel flag."""
+
+    total: int
+    done: int = 0
+    state: str = "queued"  # queued | running | finished | cancelled | failed
+    started: float = field(default_factory=time.monotonic)
+    cancel: bool = False
+
+    def to_dict(self) -> dict:
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / self.done * (self.total - self.done) if self.done and self.state == "running" else None
+        return {"total": self.total, "done": self.done, "state": self.state, "eta_s": eta}
+
+
+class Cancelled(Exception):
+    """The curator cancelled a sweep."""
+
+
+class Superseded(Exception):
+    """A newer preview from the same curator arrived; this one stops."""
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit before reading them (413): by Content-Length when sent,
+    and by counting otherwise. Uploads get a larger limit, and only with a session cookie."""
+
+    def __init__(self, app: ASGIApp, sessions: Sessions):
+        self.app, self.sessions = app, sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        upload = scope["path"] == "/api/upload"
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if upload and self.sessions.curator(_cookie(headers.get("cookie", ""))) is None:
+            return await _plain(send, 401, "sign in with a curator token to upload")
+        limit = MAX_UPLOAD_BYTES + 64 * 1024 if upload else MAX_BODY_BYTES
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            return await _plain(send, 413, f"request body over the limit of {limit} bytes")
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise HTTPException(413, f"request body over the limit of {limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _cookie(header: str) -> str | None:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == COOKIE:
+            return value
+    return None
+
+
+async def _plain(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"detail": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(db_url: str | None = None, backbone: str = "auto", weights: str | None = None, *,
+               hosts: tuple[str, ...] = LOCAL_HOSTS) -> FastAPI:
+    """The curator's page over one database; `hosts` are the names it answers to (DNS rebinding defence)."""
     db = Database(db_url)
+    studio = Studio(db, backbone, weights)
     home = data_home()
     secret = server_secret(home)
+    sessions, sign_ins = Sessions(), SignInLimiter()
     templates = Jinja2Templates(directory=HERE / "templates")
-    app = FastAPI(title="prismarec", docs_url=None, redoc_url=None)
+    app = FastAPI(title="prismarec", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(BodyLimit, sessions=sessions)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
+
     @app.middleware("http")
-    async def same_origin_posts(request: Request, call_next):  # noqa: ANN001, ANN202
-        """Refuse a POST whose browser-sent Origin is another site (CSRF defence in depth, login included)."""
+    async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
+        """Refuse a POST whose browser-sent Origin is another site; set the security headers."""
         origin = request.headers.get("origin")
-        if request.method == "POST" and origin and urlsplit(origin).netloc != request.headers.get("host"):
-            return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
-        return await call_next(request)
+        if request.method == "POST" and origin and origin.split("://", 1)[-1] != request.headers.get("host"):
+            response = JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+        else:
+            response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
-    render_lock = threading.Lock()  # one render at a time: the network already uses every core
+    def error(request: Request, status: int, message: str) -> Response:
+        """JSON for the API, a page for a browser; never a server path."""
+        message = public_message(message)
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"detail": message}, status_code=status)
+        return templates.TemplateResponse(request, "error.html", {**viewer(request), "status": status,
+                                                                  "message": message}, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> Response:
+        return error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+                             for e in exc.errors()[:5])
+        return error(request, 422, problems)
+
+    @app.exception_handler(ValueError)
+    def bad_value(request: Request, exc: ValueError) -> Response:
+        return error(request, 422, str(exc))
+
+    @app.exception_handler(NotFound)
+    def not_found(request: Request, exc: NotFound) -> Response:
+        return error(request, 404, str(exc))
+
+    @app.exception_handler(StorageError)
+    def storage(request: Request, exc: StorageError) -> Response:
+        return error(request, 503, str(exc))
+
+    @app.exception_handler(Superseded)
+    def superseded(request: Request, exc: Superseded) -> Response:
+        return error(request, 409, "a newer preview was asked for")
+
+    render_lock = threading.Lock()  # full renders one at a time: the network already uses every core
+    preview_lock = threading.Lock()  # previews queue apart from renders, and each is cheap by budget
+    latest_preview: dict[str, int] = {}  # curator -> newest preview request, so older ones stop
     sweeps = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep")
-
-    @functools.cache
-    def catalog() -> Catalog:
-        return Catalog(db, load_backbone(backbone, weights))
-
-    @functools.lru_cache(maxsize=16)
-    def image_of(kind: str, item_id: int) -> np.ndarray:
-        return load_image(_path(kind, item_id))
+    jobs: dict[int, Job] = {}
 
     def _path(kind: str, item_id: int) -> str:
         model = {"photo": Photo, "guide": Guide, "render": Render}[kind]
         with db.session() as s:
             row = s.get(model, item_id)
             if row is None:
-                raise HTTPException(404, f"no {kind} {item_id}")
+                raise NotFound(f"no {kind} {item_id}")
             return row.output_path if kind == "render" else row.path
 
     def viewer(request: Request) -> dict[str, Any]:
-        token = request.cookies.get(COOKIE)
-        with db.session() as s:
-            who = curator_by_token(s, token)
-            name = who.name if who else None
-        return {"curator": name, "csrf": csrf_token(secret, token) if name else ""}
+        sid = request.cookies.get(COOKIE)
+        name = sessions.curator(sid)
+        return {"curator": name, "csrf": csrf_token(secret, sid) if name and sid else ""}
 
-    def require_curator(request: Request, presented: str | None) -> str:
-        token = request.cookies.get(COOKIE)
-        name = viewer(request)["curator"]
-        if name is None:
+    def require_curator(request: Request, presented: str | None = None) -> str:
+        sid = request.cookies.get(COOKIE)
+        name = sessions.curator(sid)
+        if name is None or sid is None:
             raise HTTPException(401, "sign in with a curator token to make changes")
-        if not csrf_ok(secret, token, presented or request.headers.get("x-csrf-token")):
+        if not csrf_ok(secret, sid, presented or request.headers.get("x-csrf-token")):
             raise HTTPException(403, "missing or wrong CSRF token")
         return name
 
@@ -163,19 +266,19 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
         return templates.TemplateResponse(request, name, {**viewer(request), **context})
 
     def params_from(data: Any) -> RenderParams:
-        try:
-            return RenderParams.from_dict(data if isinstance(data, dict) else {})
-        except (ValueError, TypeError) as exc:
-            raise HTTPException(422, str(exc)) from None
+        return RenderParams.from_dict(data if isinstance(data, dict) else {})
+
+    PageNo = Query(0, ge=0, le=100_000)
+    Id = Query(None, ge=0, le=MAX_ID)
 
     # -- pages -------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
     def gallery(request: Request, verdict: str | None = None, curator: str | None = None, layer: str | None = None,
-                mask: str | None = None, guide: int | None = None, photo: int | None = None, sort: str = "date",
-                page_no: int = 0) -> HTMLResponse:
+                mask: str | None = None, guide: int | None = Id, photo: int | None = Id, sort: str = "date",
+                page_no: int = PageNo) -> HTMLResponse:
         sort = sort if sort in ("score", "next") else "date"
         # "next": renders of the photos whose verdicts would teach the recommender most, those first
-        order = tuple(x.photo_id for x in suggest(catalog(), SUGGESTED, curator or None)) if sort == "next" else ()
+        order = tuple(x.photo_id for x in studio.suggest(SUGGESTED, curator or None)) if sort == "next" else ()
         flt = RenderFilter(verdict or None, curator or None, layer or None, mask or None, guide, photo, sort, order)
         with db.session() as s:
             rows = list_renders(s, flt, limit=60, offset=60 * page_no)
@@ -184,28 +287,35 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
         return page(request, "gallery.html", items=items, f=flt, page_no=page_no)
 
     @app.get("/render/{render_id}", response_class=HTMLResponse)
-    def review(request: Request, render_id: int) -> HTMLResponse:
+    def review(request: Request, render_id: ItemId) -> HTMLResponse:
         with db.session() as s:
             r = s.get(Render, render_id)
             if r is None:
-                raise HTTPException(404, f"no render {render_id}")
+                raise NotFound(f"no render {render_id}")
             prev_id = s.query(Render.id).where(Render.id < render_id).order_by(Render.id.desc()).limit(1).scalar()
             next_id = s.query(Render.id).where(Render.id > render_id).order_by(Render.id).limit(1).scalar()
             info = {"id": r.id, "photo_id": r.photo_id, "guide_id": r.guide_id, "backbone": r.backbone,
                     "params": json.loads(r.params), "timings": json.loads(r.timings),
                     "verdicts": current_verdicts(s, r.id), "prev": prev_id, "next": next_id}
-        return page(request, "review.html", r=info)
+        me = viewer(request)["curator"]
+        mine = next(({"verdict": v, "score": sc, "note": n} for c, v, sc, n in info["verdicts"] if c == me), None)
+        return page(request, "review.html", r=info, mine=mine)
 
     @app.get("/tune/{photo_id}", response_class=HTMLResponse)
-    def tune(request: Request, photo_id: int, params: str | None = None, guide: int | None = None) -> HTMLResponse:
+    def tune(request: Request, photo_id: ItemId, params: str | None = None, guide: int | None = Id) -> HTMLResponse:
         _path("photo", photo_id)
-        start = params_from(json.loads(params)) if params else RenderParams()
-        layers = catalog().net.layer_names
-        return page(request, "tune.html", photo_id=photo_id, guide_id=guide, controls=controls(start, layers),
-                    params=start.to_dict())
+        try:
+            start = params_from(json.loads(params)) if params else RenderParams()
+        except json.JSONDecodeError:
+            raise HTTPException(422, "params must be a JSON object of render parameters") from None
+        layers = studio.catalog.net.layer_names
+        with db.session() as s:
+            guides = [(g.id, Path(g.path).name) for g in s.query(Guide).order_by(Guide.id.desc()).limit(200)]
+        return page(request, "tune.html", photo_id=photo_id, photo_name=Path(_path("photo", photo_id)).name,
+                    guide_id=guide, guides=guides, controls=controls(start, layers), params=start.to_dict())
 
     @app.get("/sheet/{photo_id}", response_class=HTMLResponse)
-    def sheet(request: Request, photo_id: int) -> HTMLResponse:
+    def sheet(request: Request, photo_id: ItemId) -> HTMLResponse:
         """A photo's renders as a contact sheet: columns by the last parameter that varies, rows by the rest."""
         _path("photo", photo_id)
         with db.session() as s:
@@ -225,14 +335,15 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
             grid.setdefault(row, {})[json.dumps(c["params"][col_key]) if col_key else "null"] = c
         return page(request, "sheet.html", photo_id=photo_id, col_key=col_key, cols=cols, grid=grid)
 
+    @app.get("/api/recommend/{photo_id}")
+    def recommendation(photo_id: ItemId, curator: str | None = None) -> dict:
+        """What `prismarec recommend --json` answers for the same photo."""
+        studio.check_curator(curator or None)
+        return studio.recommend(photo_id, k=5, curator=curator or None).to_dict()
+
     @app.get("/similar/{photo_id}", response_class=HTMLResponse)
-    def similar(request: Request, photo_id: int) -> HTMLResponse:
-        cat = catalog()
-        with db.session() as s:
-            vector = embedding_of(s, photo_id, cat.net.name)
-        if vector is None:
-            raise HTTPException(404, f"photo {photo_id} has no {cat.net.name} embedding")
-        rec = recommend_for_vector(cat, vector, k=5, image=image_of("photo", photo_id))
+    def similar(request: Request, photo_id: ItemId) -> HTMLResponse:
+        rec = studio.recommend(photo_id, k=5)
         return page(request, "similar.html", photo_id=photo_id, rec=rec, sets=[rec.params, *rec.alternatives])
 
     @app.get("/login", response_class=HTMLResponse)
@@ -240,31 +351,36 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
         return page(request, "login.html", error=error)
 
     @app.post("/login")
-    def login(token: str = Form(...)) -> Response:
+    def login(request: Request, token: str = Form(..., max_length=200)) -> Response:
+        client = request.client.host if request.client else "?"
+        if sign_ins.blocked(client):
+            raise HTTPException(429, "too many failed sign-ins; wait a minute")
         with db.session() as s:
             who = curator_by_token(s, token.strip())
-        if who is None:
+            name = who.name if who else None
+        if name is None:
+            sign_ins.failed(client)
             return RedirectResponse("/login?error=unknown+token", status_code=303)
         resp = RedirectResponse("/", status_code=303)
-        resp.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", max_age=30 * 86400)
+        resp.set_cookie(COOKIE, sessions.start(name), httponly=True, samesite="strict", max_age=sessions.lifetime_s)
         return resp
 
     @app.post("/logout")
-    def logout(request: Request, csrf: str = Form("")) -> Response:
+    def logout(request: Request, csrf: str = Form("", max_length=200)) -> Response:
         require_curator(request, csrf)
+        sessions.revoke(request.cookies.get(COOKIE))
         resp = RedirectResponse("/", status_code=303)
         resp.delete_cookie(COOKIE)
         return resp
 
     # -- files (looked up by id: no path from a URL ever reaches the file system) -------------------
     @app.get("/files/{kind}/{item_id}")
-    def file(kind: str, item_id: int, w: int | None = None) -> Response:
+    def file(kind: Literal["photo", "guide", "render"], item_id: ItemId, w: int | None = Query(None, ge=1, le=10**6)
+             ) -> Response:
         """The stored file, or with `w` a JPEG thumbnail of that width (for galleries)."""
-        if kind not in ("photo", "guide", "render"):
-            raise HTTPException(404, "unknown kind")
         path = Path(_path(kind, item_id))
         if not path.is_file():
-            raise HTTPException(404, f"{kind} {item_id}: file is gone")
+            raise NotFound(f"{kind} {item_id}: file is gone")
         if w is None:
             return FileResponse(path)
         with Image.open(path) as img:
@@ -273,104 +389,128 @@ def create_app(db_url: str | None = None, backbone: str = "auto", weights: str |
             img.convert("RGB").save(buf, format="JPEG", quality=85)
         return Response(buf.getvalue(), media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
-    # -- API ---------------------------------------------------------------------------------------
+    # -- API (plain functions: FastAPI runs them in its thread pool, so blocking work never stalls the loop)
     @app.post("/api/renders/{render_id}/verdict")
-    async def verdict(request: Request, render_id: int) -> JSONResponse:
-        name = require_curator(request, None)
-        return JSONResponse(_tag([render_id], name, await json_object(request)))
+    def verdict(request: Request, render_id: ItemId, body: VerdictBody) -> dict:
+        name = require_curator(request)
+        studio.tag([render_id], name, body.verdict, body.score, body.note, new_curator=True)
+        return {"render_ids": [render_id], "verdict": body.verdict, "score": body.score, "curator": name}
+
+    @app.post("/api/renders/{render_id}/untag")
+    def withdraw(request: Request, render_id: ItemId) -> dict:
+        name = require_curator(request)
+        return {"render_id": render_id, "withdrawn": studio.untag(render_id, name)}
 
     @app.post("/api/verdicts")
-    async def bulk_verdict(request: Request) -> JSONResponse:
-        name = require_curator(request, None)
-        body = await json_object(request)
-        ids = body.get("render_ids")
-        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or not ids:
-            raise HTTPException(422, "render_ids must be a non-empty list of ids")
-        return JSONResponse(_tag(ids, name, body))
-
-    def _tag(ids: list[int], name: str, body: dict) -> dict:
-        try:
-            with db.session() as s:
-                for render_id in ids:
-                    tag(s, render_id, name, body.get("verdict"), body.get("score"), body.get("note"))
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-        return {"render_ids": ids, "verdict": body.get("verdict"), "score": body.get("score"), "curator": name}
+    def bulk_verdict(request: Request, body: BulkVerdictBody) -> dict:
+        name = require_curator(request)
+        studio.tag(body.render_ids, name, body.verdict, body.score, body.note, new_curator=True)
+        return {"render_ids": body.render_ids, "verdict": body.verdict, "score": body.score, "curator": name}
 
     @app.post("/api/preview")
-    async def preview(request: Request) -> Response:
-        body = await json_object(request)
-        params = params_from(body.get("params"))
-        photo = image_of("photo", id_field(body, "photo_id") or 0)
-        guide_id = id_field(body, "guide_id")
-        guide = image_of("guide", guide_id) if guide_id else None
+    def preview(request: Request, body: RenderBody) -> Response:
+        """A small render for the tune page; cheap by budget, and dropped when a newer one is asked for."""
+        from renderer.pipeline import render_preview
 
-        def work() -> bytes:
-            with render_lock:
-                out = render_preview(photo, params, catalog().net, PREVIEW_WIDTH, guide=guide,
-                                     max_seconds=DEFAULT_MAX_SECONDS).image
-            buf = io.BytesIO()
-            Image.fromarray(out).save(buf, format="PNG")
-            return buf.getvalue()
+        name = require_curator(request)
+        params = params_from(body.params)
+        photo = studio.photo(body.photo_id)
+        guide = studio.guide(body.guide_id)[1] if body.guide_id is not None else None
+        mine = latest_preview[name] = latest_preview.get(name, 0) + 1
 
-        try:
-            png = await run_in_threadpool(work)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-        return Response(png, media_type="image/png")
+        def still_wanted() -> None:
+            if latest_preview.get(name) != mine:
+                raise Superseded
+
+        with preview_lock:
+            still_wanted()
+            out = render_preview(photo.image, params, studio.catalog.net, PREVIEW_WIDTH, guide=guide,
+                                 max_seconds=PREVIEW_MAX_SECONDS, on_step=still_wanted).image
+        buf = io.BytesIO()
+        Image.fromarray(out).save(buf, format="PNG")
+        return Response(buf.getvalue(), media_type="image/png")
 
     @app.post("/api/render")
-    async def full_render(request: Request) -> JSONResponse:
-        require_curator(request, None)
-        body = await json_object(request)
-        params = params_from(body.get("params"))
-        photo_path = _path("photo", id_field(body, "photo_id") or 0)
-        guide_id = id_field(body, "guide_id")
-        guide = (guide_id, image_of("guide", guide_id)) if guide_id else None
-
-        def work() -> int:
-            cat = catalog()
-            photo = cat.register(photo_path)
-            output = renders_dir() / f"web-{photo.id}-{content_hash(params.to_json().encode())[:12]}.png"
-            with render_lock:
-                return cat.render(photo, params, output, guide=guide, max_seconds=DEFAULT_MAX_SECONDS)[0]
-
-        try:
-            render_id = await run_in_threadpool(work)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-        return JSONResponse({"render_id": render_id})
+    def full_render(request: Request, body: RenderBody) -> dict:
+        require_curator(request)
+        params = params_from(body.params)
+        photo = studio.photo(body.photo_id)
+        # a name of its own: two clicks make two recorded renders, never two records of one file
+        digest = content_hash(params.to_json().encode())[:8]
+        output = renders_dir() / f"web-{photo.id}-{digest}-{secrets.token_hex(4)}.png"
+        with render_lock:
+            render_id, _ = studio.render(photo, params, output, guide=body.guide_id, max_seconds=DEFAULT_MAX_SECONDS)
+        return {"render_id": render_id}
 
     @app.post("/api/sweep")
-    async def sweep_around(request: Request) -> JSONResponse:
-        require_curator(request, None)
-        body = await json_object(request)
-        params = params_from(body.get("params"))
-        cat = catalog()
-        photo_id = id_field(body, "photo_id") or 0
-        photo_path = _path("photo", photo_id)
-        guide_id = id_field(body, "guide_id")
-        guide = [(guide_id, _path("guide", guide_id))] if guide_id else [(None, None)]
-        tasks = plan([(photo_id, photo_path)], guide, params, neighbourhood(params, cat.net.layer_names),
+    def sweep_around(request: Request, body: RenderBody) -> dict:
+        require_curator(request)
+        params = params_from(body.params)
+        cat = studio.catalog
+        photo_path = _path("photo", body.photo_id)
+        guide = [(body.guide_id, _path("guide", body.guide_id))] if body.guide_id is not None else [(None, None)]
+        tasks = plan([(body.photo_id, photo_path)], guide, params, neighbourhood(params, cat.net.layer_names),
                      renders_dir() / "sweeps", backbone=cat.net.name, weights=weights,
                      max_seconds=DEFAULT_MAX_SECONDS)
-        sweeps.submit(run_sweep, cat, tasks).add_done_callback(_report_sweep)
-        return JSONResponse({"queued": len(tasks)})
+        job_id = len(jobs) + 1
+        job = jobs[job_id] = Job(len(tasks))
+
+        def step() -> None:
+            job.done += 1
+            if job.cancel:
+                raise Cancelled
+
+        def work() -> None:
+            if job.cancel:
+                return
+            job.state, job.started = "running", time.monotonic()
+            try:
+                with render_lock:  # one network at a time: a sweep and a full render never share the cores
+                    report = run_sweep(cat, tasks, on_task=step)
+                job.state = "finished"
+                log.info("sweep %d: %d rendered, %d failed", job_id, len(report.rendered), len(report.failed))
+            except Cancelled:
+                job.state = "cancelled"
+            except Exception:
+                job.state = "failed"
+                log.exception("sweep %d failed", job_id)
+
+        sweeps.submit(work)
+        return {"queued": len(tasks), "job": job_id}
+
+    @app.get("/api/jobs/{job_id}")
+    def job_status(job_id: ItemId) -> dict:
+        if job_id not in jobs:
+            raise NotFound(f"no job {job_id}")
+        return jobs[job_id].to_dict()
+
+    @app.post("/api/jobs/{job_id}/cancel")
+    def job_cancel(request: Request, job_id: ItemId) -> dict:
+        require_curator(request)
+        if job_id not in jobs:
+            raise NotFound(f"no job {job_id}")
+        jobs[job_id].cancel = True
+        if jobs[job_id].state == "queued":
+            jobs[job_id].state = "cancelled"
+        return jobs[job_id].to_dict()
 
     @app.post("/api/upload")
-    async def upload(request: Request, photo: UploadFile = File(...), csrf: str = Form("")) -> Response:
+    async def upload(request: Request, photo: UploadFile = File(...), csrf: str = Form("", max_length=200)
+                     ) -> Response:
         require_curator(request, csrf)
         data = await photo.read(MAX_UPLOAD_BYTES + 1)  # one byte over the limit is enough to refuse
         try:
             fmt = check_upload(data)
+        except UploadTooLarge as exc:
+            raise HTTPException(413, str(exc)) from None
         except ValueError as exc:
-            raise HTTPException(413 if "limit" in str(exc) else 415, str(exc)) from None
+            raise HTTPException(415, str(exc)) from None
         folder = home / "uploads"
         folder.mkdir(exist_ok=True)
         path = folder / f"{content_hash(data)[:32]}.{fmt.lower()}"
         path.write_bytes(data)
         try:
-            registered = await run_in_threadpool(catalog().register, path)
+            registered = await run_in_threadpool(studio.photo, path)
         except ValueError as exc:
             raise HTTPException(415, str(exc)) from None
         return RedirectResponse(f"/tune/{registered.id}", status_code=303)

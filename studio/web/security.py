@@ -5,12 +5,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import re
 import secrets
+import threading
+import time
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-COOKIE = "prismarec_token"
+COOKIE = "prismarec_session"
+SESSION_SECONDS = 7 * 86400
+MAX_BODY_BYTES = 1024 * 1024  # any request but an upload
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; script-src 'self'; "
+                               "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 UPLOAD_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF"}
@@ -25,19 +37,23 @@ def server_secret(home: Path) -> bytes:
     return path.read_bytes()
 
 
-def csrf_token(secret: bytes, sign_in_token: str) -> str:
-    """Bound to the signed-in curator: another site can neither read nor forge it."""
-    return hmac.new(secret, sign_in_token.encode(), hashlib.sha256).hexdigest()
+def csrf_token(secret: bytes, session_id: str) -> str:
+    """Bound to the sign-in session: another site can neither read nor forge it."""
+    return hmac.new(secret, session_id.encode(), hashlib.sha256).hexdigest()
 
 
-def csrf_ok(secret: bytes, sign_in_token: str, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(csrf_token(secret, sign_in_token), presented or "")
+def csrf_ok(secret: bytes, session_id: str, presented: str | None) -> bool:
+    return bool(presented) and hmac.compare_digest(csrf_token(secret, session_id), presented or "")
+
+
+class UploadTooLarge(ValueError):
+    """An upload over the byte or pixel limit (413, where other bad uploads are 415)."""
 
 
 def check_upload(data: bytes) -> str:
     """Validate an uploaded image from its header alone (type, size, pixels) before decoding; returns the format."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ValueError(f"upload is {len(data)} bytes; the limit is {MAX_UPLOAD_BYTES}")
+        raise UploadTooLarge(f"upload is {len(data)} bytes; the limit is {MAX_UPLOAD_BYTES}")
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt, (w, h) = img.format, img.size
@@ -46,5 +62,67 @@ def check_upload(data: bytes) -> str:
     if fmt not in UPLOAD_FORMATS:
         raise ValueError(f"{fmt} images are not accepted; use one of {', '.join(sorted(UPLOAD_FORMATS))}")
     if w * h > MAX_UPLOAD_PIXELS:
-        raise ValueError(f"upload is {w}x{h}, over the limit of {MAX_UPLOAD_PIXELS} pixels")
+        raise UploadTooLarge(f"upload is {w}x{h}, over the limit of {MAX_UPLOAD_PIXELS} pixels")
     return fmt
+
+
+class Sessions:
+    """Server-side sign-in sessions: the cookie holds a random id, never the curator's token, and
+    signing out revokes it. Kept in memory: restarting the server signs everyone out."""
+
+    def __init__(self, lifetime_s: float = SESSION_SECONDS):
+        self.lifetime_s = lifetime_s
+        self._by_id: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, curator: str) -> str:
+        sid = secrets.token_urlsafe(32)
+        with self._lock:
+            self._by_id[sid] = (curator, time.monotonic() + self.lifetime_s)
+        return sid
+
+    def curator(self, sid: str | None) -> str | None:
+        """Who this session belongs to, or None when unknown, revoked or expired."""
+        with self._lock:
+            name, expires = self._by_id.get(sid or "", (None, 0.0))
+            if name is not None and time.monotonic() > expires:
+                del self._by_id[sid or ""]
+                return None
+            return name
+
+    def revoke(self, sid: str | None) -> None:
+        with self._lock:
+            self._by_id.pop(sid or "", None)
+
+    def revoke_curator(self, curator: str) -> None:
+        with self._lock:
+            for sid in [s for s, (name, _) in self._by_id.items() if name == curator]:
+                del self._by_id[sid]
+
+
+class SignInLimiter:
+    """At most `attempts` failed sign-ins per client in `window_s` seconds (guessing tokens is slow)."""
+
+    def __init__(self, attempts: int = 5, window_s: float = 60.0):
+        self.attempts, self.window_s = attempts, window_s
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def blocked(self, client: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._failures.get(client, []) if now - t < self.window_s]
+            self._failures[client] = recent
+            return len(recent) >= self.attempts
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            self._failures.setdefault(client, []).append(time.monotonic())
+
+
+_PATH = re.compile(r"(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/:]+[\\/])+([^\s'\"\\/:]*)")
+
+
+def public_message(text: str) -> str:
+    """An error message fit for a browser: file system paths shortened to their file names."""
+    return _PATH.sub(lambda m: m.group(1) or "(a folder)", text)

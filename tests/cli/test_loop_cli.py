@@ -25,6 +25,8 @@ def test_render_tag_recommend_round_trip(tmp_path, photos):
     assert res.exit_code == 0, res.output
     render_id = json.loads(res.stdout)["render_id"]
     res = runner.invoke(app, ["tag", str(render_id), "--good", "--score", "5", "--curator", "ann"])
+    assert res.exit_code == 2 and "no curator named 'ann'" in res.stderr  # a new name may be a typo
+    res = runner.invoke(app, ["tag", str(render_id), "--good", "--score", "5", "--curator", "ann", "--new-curator"])
     assert res.exit_code == 0, res.output
 
     crop = _save(tmp_path, photos, "coffee", (slice(20, 380), slice(30, 560)))
@@ -35,6 +37,24 @@ def test_render_tag_recommend_round_trip(tmp_path, photos):
     assert not rec["fallback"] and rec["params"]["n2"] == 40
     assert rec["params"]["size"] == 480  # size is the user's choice, not part of a style
     assert rec["neighbours"][0]["verdicts"][0]["render_id"] == render_id
+
+
+def test_untag_and_curator_list_and_remove(tmp_path, photos):
+    coffee = _save(tmp_path, photos, "coffee")
+    res = runner.invoke(app, ["render", str(coffee), "--set", "size=64", "--set", "layer=None", *LITE, "--json",
+                              "-o", str(tmp_path / "r.png")])
+    render_id = str(json.loads(res.stdout)["render_id"])
+    assert runner.invoke(app, ["curator", "add", "bo"]).exit_code == 0
+    assert runner.invoke(app, ["tag", render_id, "--bad", "--curator", "bo"]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["curator", "list", "--json"]).stdout)
+    assert listed == [{"name": "bo", "verdicts": 1, "can_sign_in": True}]
+    assert runner.invoke(app, ["untag", render_id, "--curator", "bo"]).exit_code == 0
+    again = runner.invoke(app, ["untag", render_id, "--curator", "bo"])
+    assert again.exit_code == 2 and "has no verdict" in again.stderr
+    assert runner.invoke(app, ["curator", "remove", "bo"]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["curator", "list", "--json"]).stdout)
+    assert listed == [{"name": "bo", "verdicts": 0, "can_sign_in": False}]  # history kept, sign-in revoked
+    assert runner.invoke(app, ["curator", "remove", "nobody"]).exit_code == 2
 
 
 def test_tag_errors_are_clear(tmp_path):
@@ -77,7 +97,7 @@ def test_guide_auto_takes_the_deciding_renders_guide(tmp_path, photos):
     res = runner.invoke(app, ["render", str(coffee), "--guide", str(guide), "--set", "size=64", "--set", "iter_n=1",
                               *LITE, "--json", "-o", str(tmp_path / "r.png")])
     render_id = json.loads(res.stdout)["render_id"]
-    assert runner.invoke(app, ["tag", str(render_id), "--good", "--curator", "ann"]).exit_code == 0
+    assert runner.invoke(app, ["tag", str(render_id), "--good", "--curator", "ann", "--new-curator"]).exit_code == 0
     crop = _save(tmp_path, photos, "coffee", (slice(10, 390), slice(20, 580)))
     res = runner.invoke(app, ["recommend-and-render", str(crop), "--guide", "auto", "--set", "size=64",
                               "-o", str(tmp_path / "out"), *LITE, "--json"])

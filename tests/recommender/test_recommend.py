@@ -5,11 +5,12 @@ from PIL import Image
 from db import Database
 from db.store import CuratedRender
 from indexer.catalog import Catalog
-from recommender import best_per_photo, rank, recommend
 from recommender.evaluate import evaluate
-from recommender.ranking import style_of
+from recommender.ranking import best_per_photo, rank, style_of
+from recommender.recommend import recommend
 from renderer.params import RenderParams
 from scripts.make_demo_curation import build
+from studio.recording import render_and_record
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_a_bad_verdict_on_the_recommended_style_changes_the_next_recommendation(
     Image.fromarray(photos["rocket"][30:410, 20:600]).save(path)
     first = recommend(curation, str(path))
     photo = curation.register(path)
-    render_id, _ = curation.render(photo, first.params.replace(size=48), tmp_path / "r.png")
+    render_id, _ = render_and_record(curation, photo, first.params.replace(size=48), tmp_path / "r.png")
     with curation.db.session() as s:
         tag(s, render_id, "simulated", "bad", 1)
     assert recommend(curation, str(path)).params != first.params
@@ -156,7 +157,7 @@ def test_uncurated_look_alikes_do_not_push_curated_neighbours_out(tmp_path, net,
     far = tmp_path / "curated.png"
     Image.fromarray(coffee[60:360, 100:560]).save(far)
     liked = RenderParams(n2=44, layer=None, size=64)
-    render_id, _ = catalog.render(catalog.register(far), liked, tmp_path / "r.png")
+    render_id, _ = render_and_record(catalog, catalog.register(far), liked, tmp_path / "r.png")
     with catalog.db.session() as s:
         tag(s, render_id, "ann", "good", 5)
     query = tmp_path / "query.png"
@@ -175,7 +176,8 @@ def test_each_curator_gets_their_own_taste(tmp_path, net, photos):
     photo = catalog.register(path)
     ids = {}
     for n2 in (11, 55):
-        ids[n2], _ = catalog.render(photo, RenderParams(n2=n2, layer=None, size=64), tmp_path / f"r{n2}.png")
+        params = RenderParams(n2=n2, layer=None, size=64)
+        ids[n2], _ = render_and_record(catalog, photo, params, tmp_path / f"r{n2}.png")
     with catalog.db.session() as s:
         tag(s, ids[11], "ann", "good", 5), tag(s, ids[55], "ann", "bad", 1)
         tag(s, ids[55], "bob", "good", 5), tag(s, ids[11], "bob", "bad", 1)

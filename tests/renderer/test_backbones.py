@@ -5,8 +5,9 @@ import pytest
 import torch
 from torchvision.models import googlenet
 
-from renderer import RenderParams, render
 from renderer.backbones import GOOGLENET_FILE, BackboneError, load_backbone, resolve_backbone_name
+from renderer.params import RenderParams
+from renderer.pipeline import render
 
 EXPECTED_CHANNELS = {"conv1/7x7_s2": 64, "pool1/norm1": 64, "conv2/3x3_reduce": 64, "conv2/3x3": 192,
                      "inception_3a/1x1": 64, "inception_3a/3x3_reduce": 96, "inception_3a/5x5_reduce": 16,

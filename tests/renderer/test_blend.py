@@ -1,8 +1,8 @@
 import numpy as np
 
-from renderer import blend, keep_map, make_mask
-from renderer.blend import channel_keep
+from renderer.blend import blend, channel_keep, keep_map
 from renderer.images import fit_cover, resize, to_gray
+from renderer.masks import make_mask
 from renderer.params import RenderParams
 
 

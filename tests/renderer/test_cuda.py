@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from renderer import RenderParams, load_backbone, render
+from renderer.backbones import load_backbone
 from renderer.cost import estimate_seconds
-from renderer.pipeline import render_many
+from renderer.params import RenderParams
+from renderer.pipeline import render, render_many
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

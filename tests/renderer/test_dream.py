@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from renderer import dream, render
-from renderer.dream import guide_features
+from renderer.dream import dream, guide_features
 from renderer.images import resize
 from renderer.params import RenderParams
+from renderer.pipeline import render
 
 
 def layer_norm(net, image: np.ndarray, layer: str) -> float:

@@ -5,8 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from renderer import box_mean, keep_map, make_mask
+from renderer.blend import box_mean, keep_map
 from renderer.images import resize, to_gray
+from renderer.masks import make_mask
 from renderer.params import RenderParams
 from scripts import book_reference as book
 

@@ -6,8 +6,9 @@ from PIL import Image
 from db import Database
 from db.store import add_curator_token, tag
 from indexer.catalog import Catalog
-from renderer import load_backbone
+from renderer.backbones import load_backbone
 from renderer.params import RenderParams
+from studio.recording import render_and_record
 
 
 @pytest.fixture
@@ -26,11 +27,12 @@ def site(tmp_path, data_home, photos):
     for i, params in enumerate([RenderParams(size=64, iter_n=2, n2=20), RenderParams(size=64, iter_n=2, dd=False),
                                 RenderParams(size=64, layer=None, mask="stdmean")]):
         photo = catalog.register(tmp_path / "chelsea.png")
-        rid, _ = catalog.render(photo, params, data_home / "renders" / f"r{i}.png", guide=guide if i == 1 else None)
+        output = data_home / "renders" / f"r{i}.png"
+        rid, _ = render_and_record(catalog, photo, params, output, guide=guide if i == 1 else None)
         renders.append(rid)
     crop = tmp_path / "coffee-crop.png"  # a similar photo whose curated style the coffee photo can borrow
     Image.fromarray(photos["coffee"][20:380, 30:570]).save(crop)
-    good_id, _ = catalog.render(catalog.register(crop), RenderParams(size=64, iter_n=2, n2=40, rb_rate=0.9),
+    good_id, _ = render_and_record(catalog, catalog.register(crop), RenderParams(size=64, iter_n=2, n2=40, rb_rate=0.9),
                                 data_home / "renders" / "good.png")
     with catalog.db.session() as s:
         tag(s, good_id, "bob", "good", 5)

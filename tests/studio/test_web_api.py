@@ -14,7 +14,7 @@ from studio.web import create_app
 
 @pytest.fixture
 def client(site):
-    return TestClient(create_app(site["db_url"], backbone="efficientnet-lite0"))
+    return TestClient(create_app(site["db_url"], backbone="efficientnet-lite0", hosts=("testserver",)))
 
 
 def sign_in(client, site) -> str:
@@ -73,6 +73,8 @@ def test_bulk_tagging(client, site):
 
 
 def test_preview_is_a_small_png_that_follows_the_controls(client, site):
+    csrf = sign_in(client, site)
+    client.headers["X-CSRF-Token"] = csrf
     body = {"photo_id": site["photos"]["chelsea"], "guide_id": site["guide"],
             "params": {"size": 480, "layer": None, "n2": 10}}
     first = client.post("/api/preview", json=body)

@@ -67,9 +67,19 @@ def test_sign_in_and_tag_with_the_keyboard(page, server, site):
     page.keyboard.press("g")
     page.wait_for_selector("#toast.show")
     page.keyboard.press("4")
-    page.wait_for_function("document.querySelector('#verdicts').textContent.includes('4/5')")
+    page.locator("#verdicts", has_text="4/5").wait_for()
     with site["catalog"].db.session() as s:
         assert current_verdicts(s, rid) == [("ann", "good", 4, None)]
+    page.fill("#note", "too dark")  # re-tagging with g keeps the score and sends the note
+    page.locator("#review h1").click()
+    page.keyboard.press("g")
+    page.locator("#verdicts", has_text="too dark").wait_for()
+    with site["catalog"].db.session() as s:
+        assert current_verdicts(s, rid) == [("ann", "good", 4, "too dark")]
+    page.click("#undo-btn")  # undo withdraws the verdict
+    page.wait_for_selector("#undo-btn[disabled]")
+    with site["catalog"].db.session() as s:
+        assert current_verdicts(s, rid) == []
     page.keyboard.press("ArrowRight")
     page.wait_for_url(f"{server}/render/{site['renders'][1]}")
 
@@ -77,12 +87,35 @@ def test_sign_in_and_tag_with_the_keyboard(page, server, site):
 def test_moving_a_slider_gives_a_new_preview(page, server, site):
     sign_in(page, server, site)
     page.goto(f"{server}/tune/{site['photos']['chelsea']}")
-    page.wait_for_function("document.querySelector('#preview').dataset.generation === '1'")
+    page.wait_for_selector("#preview[data-generation='1']")
     first = page.get_attribute("#preview", "src")
     page.fill("input[name=n2]", "60")
-    page.wait_for_function("document.querySelector('#preview').dataset.generation === '2'")
+    page.wait_for_selector("#preview[data-generation='2']")
     assert page.get_attribute("#preview", "src") != first
     assert page.inner_text("#preview-status") == "preview up to date"
+    page.select_option("#guide-picker", label="rocket.png")  # the guide picker lists guides by name
+    page.wait_for_selector("#preview[data-generation='3']")
+    assert page.get_attribute("#guide-thumb", "src").startswith(f"/files/guide/{site['guide']}")
+    page.fill("#split", "30")  # before/after: the preview covers the left 30 %
+    page.dispatch_event("#split", "input")
+    assert "70%" in page.get_attribute("#preview", "style")
+
+
+def test_render_button_is_busy_while_rendering_and_one_click_is_one_render(page, server, site):
+    from sqlalchemy import func, select
+
+    from db import Render
+
+    sign_in(page, server, site)
+    page.goto(f"{server}/tune/{site['photos']['chelsea']}")
+    page.fill("input[name=size]", "64")
+    with site["catalog"].db.session() as s:
+        before = s.scalar(select(func.count(Render.id)))
+    page.dblclick("#render-btn")
+    page.wait_for_selector("#render-link:not([hidden])")
+    page.wait_for_selector("#render-btn:not([disabled])")
+    with site["catalog"].db.session() as s:
+        assert s.scalar(select(func.count(Render.id))) == before + 1
 
 
 def test_apply_a_neighbours_parameters(page, server, site):
@@ -101,8 +134,8 @@ def test_sweep_review_sheet_tag_best_then_recommend_picks_it(page, server, site,
     from sqlalchemy import func, select
 
     from db import Render
-    from recommender import recommend
     from recommender.ranking import style_of
+    from recommender.recommend import recommend
     from renderer.params import RenderParams
 
     sign_in(page, server, site)
@@ -116,6 +149,7 @@ def test_sweep_review_sheet_tag_best_then_recommend_picks_it(page, server, site,
     page.click("#sweep-btn")
     page.wait_for_selector("#sheet-link:not([hidden])")
     queued = int(page.get_attribute("#sheet-link", "data-queued"))
+    page.locator("#job-status", has_text=f"sweep finished: {queued} of {queued}").wait_for(timeout=90_000)
     target = before + queued
     deadline = time.time() + 90
     while time.time() < deadline:

@@ -25,22 +25,65 @@ async function post(url, body) {
   return resp;
 }
 
-// -- review: g / b / 1-5 / arrows ------------------------------------------------------------
+// -- review: g / b / 1-5 / u / arrows, a note, undo, auto-advance ---------------------------------------
+function showVerdict(verdict, score, note) {
+  // the signed-in curator's own line, built from text nodes only
+  const list = document.getElementById("verdicts");
+  const who = document.querySelector("#who b");
+  const name = who ? who.textContent : "";
+  for (const li of [...list.children]) if (li.dataset.curator === name || !li.dataset.curator) li.remove();
+  if (!verdict) return;
+  const li = document.createElement("li");
+  li.className = `v ${verdict}`;
+  li.dataset.curator = name;
+  li.textContent = `${name}: ${verdict}${score ? " " + score + "/5" : ""}${note ? " — " + note : ""}`;
+  list.prepend(li);
+}
+
 function setupReview(root) {
   const id = Number(root.dataset.render);
+  const form = document.getElementById("verdict-form");
+  const note = document.getElementById("note");
+  const undo = document.getElementById("undo-btn");
+  const autoNext = document.getElementById("auto-next");
+  if (autoNext) {
+    autoNext.checked = localStorage.getItem("prismarec-auto-next") === "1";
+    autoNext.addEventListener("change", () => localStorage.setItem("prismarec-auto-next", autoNext.checked ? "1" : "0"));
+  }
+  let current = form ? { verdict: form.dataset.verdict || null, score: Number(form.dataset.score) || null } : {};
   const send = async (verdict, score) => {
+    const text = note && note.value.trim() ? note.value.trim() : null;
     try {
-      await post(`/api/renders/${id}/verdict`, { verdict, score });
-      const list = document.getElementById("verdicts");
-      const who = document.querySelector("#who b");
-      list.innerHTML = `<li class="v ${verdict}">${who ? who.textContent : ""}: ${verdict}${score ? " " + score + "/5" : ""}</li>`;
+      await post(`/api/renders/${id}/verdict`, { verdict, score, note: text });
+      current = { verdict, score };
+      showVerdict(verdict, score, text);
+      if (undo) undo.disabled = false;
       toast(`render ${id}: ${verdict}${score ? " " + score + "/5" : ""}`);
+      if (autoNext && autoNext.checked && root.dataset.next) setTimeout(() => (location.href = `/render/${root.dataset.next}`), 400);
     } catch (e) { toast(e.message, true); }
   };
+  const withdraw = async () => {
+    try {
+      await post(`/api/renders/${id}/untag`, {});
+      current = {};
+      showVerdict(null);
+      if (undo) undo.disabled = true;
+      toast(`render ${id}: verdict withdrawn`);
+    } catch (e) { toast(e.message, true); }
+  };
+  // g / b keep a score that agrees with them, so re-tagging never loses it
+  const good = () => send("good", current.score >= 3 ? current.score : null);
+  const bad = () => send("bad", current.score && current.score <= 2 ? current.score : null);
+  if (form) {
+    form.querySelector('[data-verdict="good"]').addEventListener("click", good);
+    form.querySelector('[data-verdict="bad"]').addEventListener("click", bad);
+    undo.addEventListener("click", withdraw);
+  }
   document.addEventListener("keydown", (ev) => {
     if (ev.target.closest("input, textarea, select")) return;
-    if (ev.key === "g") send("good");
-    else if (ev.key === "b") send("bad");
+    if (ev.key === "g") good();
+    else if (ev.key === "b") bad();
+    else if (ev.key === "u") withdraw();
     else if (/^[1-5]$/.test(ev.key)) send(Number(ev.key) >= 3 ? "good" : "bad", Number(ev.key));
     else if (ev.key === "ArrowLeft" && root.dataset.prev) location.href = `/render/${root.dataset.prev}`;
     else if (ev.key === "ArrowRight" && root.dataset.next) location.href = `/render/${root.dataset.next}`;
@@ -81,9 +124,22 @@ function setupTune(root) {
   const img = document.getElementById("preview");
   const status = document.getElementById("preview-status");
   const base = { photo_id: Number(root.dataset.photo), guide_id: root.dataset.guide ? Number(root.dataset.guide) : null };
+  const signedIn = Boolean(csrf());
   let timer = null;
   let generation = 0;
+  const picker = document.getElementById("guide-picker");
+  const thumb = document.getElementById("guide-thumb");
+  picker.addEventListener("change", () => {
+    base.guide_id = picker.value ? Number(picker.value) : null;
+    thumb.hidden = !picker.value;
+    if (picker.value) thumb.src = `/files/guide/${picker.value}?w=120`;
+    refresh();
+  });
+  const split = document.getElementById("split");
+  const showSplit = () => (img.style.clipPath = `inset(0 ${100 - Number(split.value)}% 0 0)`);
+  split.addEventListener("input", showSplit);
   const refresh = () => {
+    if (!signedIn) return;
     clearTimeout(timer);
     timer = setTimeout(async () => {
       const mine = ++generation;
@@ -91,12 +147,12 @@ function setupTune(root) {
       try {
         const resp = await post("/api/preview", { ...base, params: readParams(form) });
         const blob = await resp.blob();
-        if (mine !== generation) return;
+        if (mine !== generation) return; // a newer preview is on its way
         if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
         img.src = URL.createObjectURL(blob);
         img.dataset.generation = String(mine);
         status.textContent = "preview up to date";
-      } catch (e) { status.textContent = e.message; }
+      } catch (e) { if (mine === generation) status.textContent = e.message; }
     }, 250);
   };
   form.addEventListener("input", (ev) => {
@@ -106,11 +162,19 @@ function setupTune(root) {
     else if (label.querySelector(".slider")) label.querySelector(".slider").value = ev.target.value;
     refresh();
   });
-  document.getElementById("render-btn").addEventListener("click", async () => {
+  const busy = (button, label) => { button.disabled = true; button.setAttribute("aria-busy", "true"); const was = button.textContent; button.textContent = label; return () => { button.disabled = false; button.removeAttribute("aria-busy"); button.textContent = was; }; };
+  const renderBtn = document.getElementById("render-btn");
+  renderBtn.addEventListener("click", async () => {
+    if (renderBtn.disabled) return; // one render per click, never two for a double click
+    const done = busy(renderBtn, "Rendering…");
     try {
       const data = await (await post("/api/render", { ...base, params: readParams(form) })).json();
       toast(`saved render ${data.render_id}`);
+      const link = document.getElementById("render-link");
+      link.href = `/render/${data.render_id}`;
+      link.hidden = false;
     } catch (e) { toast(e.message, true); }
+    done();
   });
   document.getElementById("sweep-btn").addEventListener("click", async () => {
     try {
@@ -119,9 +183,34 @@ function setupTune(root) {
       const link = document.getElementById("sheet-link");
       link.hidden = false;
       link.dataset.queued = String(data.queued);
+      followJob(data.job);
     } catch (e) { toast(e.message, true); }
   });
   refresh();
+}
+
+// a sweep's progress, ETA and cancel, polled once a second
+function followJob(id) {
+  const box = document.getElementById("job");
+  const text = document.getElementById("job-status");
+  const bar = document.getElementById("job-bar");
+  const cancel = document.getElementById("job-cancel");
+  box.hidden = false;
+  cancel.disabled = false;
+  cancel.onclick = async () => {
+    cancel.disabled = true;
+    try { await post(`/api/jobs/${id}/cancel`, {}); } catch (e) { toast(e.message, true); }
+  };
+  const poll = async () => {
+    const job = await (await fetch(`/api/jobs/${id}`)).json();
+    bar.max = job.total;
+    bar.value = job.done;
+    const eta = job.eta_s == null ? "" : `, about ${Math.ceil(job.eta_s)} s left`;
+    text.textContent = `sweep ${job.state}: ${job.done} of ${job.total} renders${eta}`;
+    if (job.state === "queued" || job.state === "running") setTimeout(poll, 1000);
+    else cancel.disabled = true;
+  };
+  poll();
 }
 
 // -- contact sheet: tag the best render in one click ------------------------------------------------
