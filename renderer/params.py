@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 MASK_PARTS = ("otsu", "features", "stdmean", "all")
 BACKBONES = ("googlenet", "efficientnet-lite0")  # the networks a dream can run on (`renderer.backbones`)
 DEFAULT_MAX_SECONDS = 300.0  # what the CLI and the web page allow one render unless told otherwise
+# The masks offered as choices: each part alone, and the book's combinations.
+MASK_CHOICES = (*MASK_PARTS, "otsu+features", "otsu+stdmean", "stdmean+features", "otsu+stdmean+features")
 ENHANCEMENTS = ("Sharpness", "Brightness", "Contrast", "Color", "CONTOUR", "EDGES", "EMBOSS", "EEM", "EE")
 
 # Version of the stored parameter schema. 1: conv layers were dreamt after their ReLU (no
@@ -192,9 +194,16 @@ _SPECS: dict[str, dict[str, Any]] = {}
 
 
 def field_specs() -> dict[str, dict[str, Any]]:
-    """name -> {"type", "help", and for numbers "range" and "slider"}, from the dataclass itself."""
+    """name -> {"type", "kind" (bool, int, float, text), "optional", "help", for numbers "range"
+    and "slider", for named values "choices" (layers depend on the backbone)}: every front end's
+    controls and help come from here."""
     if not _SPECS:
-        _SPECS.update({f.name: {"type": str(f.type), **f.metadata} for f in fields(RenderParams)})
+        choices = {"mask": MASK_CHOICES, "enhance": ENHANCEMENTS}
+        for f in fields(RenderParams):
+            kind = str(f.type).split(" | ")[0]
+            _SPECS[f.name] = {"type": str(f.type), "kind": "text" if kind == "str" else kind,
+                              "optional": "None" in str(f.type), **f.metadata,
+                              **({"choices": choices[f.name]} if f.name in choices else {})}
     return _SPECS
 
 

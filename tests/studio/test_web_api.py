@@ -143,7 +143,7 @@ def test_controls_cover_every_parameter_and_optional_numbers_stay_empty():
     from dataclasses import fields
 
     from renderer.params import RenderParams
-    from studio.web.app import controls
+    from studio.web.pages import controls
 
     specs = {c["name"]: c for c in controls(RenderParams(), ["conv2/3x3_reduce", "blocks.3"])}
     assert set(specs) == {f.name for f in fields(RenderParams)}

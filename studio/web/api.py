@@ -1,0 +1,194 @@
+"""The JSON API behind the page: verdicts, previews, renders, sweeps as jobs, uploads, recommendations.
+
+Handlers are plain functions where they block (FastAPI runs them in its thread pool), and every
+use case goes through `studio.service`; malformed bodies are refused by the pydantic models (422).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from PIL import Image
+from pydantic import BaseModel, Field, StrictInt
+from starlette.concurrency import run_in_threadpool
+
+from db import NotFound, renders_dir
+from db.store import content_hash
+from renderer.params import DEFAULT_MAX_SECONDS, RenderParams
+from studio.sweep import neighbourhood, plan
+from studio.sweep import run as run_sweep
+
+from .context import BodyId, CuratorDep, ItemId, Job, SiteDep
+from .security import MAX_UPLOAD_BYTES, UploadTooLarge, check_upload
+
+log = logging.getLogger(__name__)
+PREVIEW_WIDTH = 192
+PREVIEW_MAX_SECONDS = 5.0  # a preview estimated to take longer is refused: it must never hold up the page
+
+router = APIRouter(prefix="/api")
+
+
+class VerdictBody(BaseModel):
+    verdict: Literal["good", "bad"]
+    score: StrictInt | None = Field(None, ge=1, le=5)
+    note: str | None = Field(None, max_length=2000)
+
+
+class BulkVerdictBody(VerdictBody):
+    render_ids: list[BodyId] = Field(min_length=1, max_length=1000)
+
+
+class RenderBody(BaseModel):
+    photo_id: BodyId
+    guide_id: BodyId | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Cancelled(Exception):
+    """The curator cancelled a sweep."""
+
+
+class Superseded(Exception):
+    """A newer preview from the same curator arrived; this one stops."""
+
+
+@router.get("/recommend/{photo_id}")
+def recommendation(site: SiteDep, photo_id: ItemId, curator: str | None = None) -> dict:
+    """What `prismarec recommend --json` answers for the same photo."""
+    site.studio.check_curator(curator or None)
+    return site.studio.recommend(photo_id, k=5, curator=curator or None).to_dict()
+
+
+@router.post("/renders/{render_id}/verdict")
+def verdict(site: SiteDep, name: CuratorDep, render_id: ItemId, body: VerdictBody) -> dict:
+    site.studio.tag([render_id], name, body.verdict, body.score, body.note, new_curator=True)
+    return {"render_ids": [render_id], "verdict": body.verdict, "score": body.score, "curator": name}
+
+
+@router.post("/renders/{render_id}/untag")
+def withdraw(site: SiteDep, name: CuratorDep, render_id: ItemId) -> dict:
+    return {"render_id": render_id, "withdrawn": site.studio.untag(render_id, name)}
+
+
+@router.post("/verdicts")
+def bulk_verdict(site: SiteDep, name: CuratorDep, body: BulkVerdictBody) -> dict:
+    site.studio.tag(body.render_ids, name, body.verdict, body.score, body.note, new_curator=True)
+    return {"render_ids": body.render_ids, "verdict": body.verdict, "score": body.score, "curator": name}
+
+
+@router.post("/preview")
+def preview(site: SiteDep, name: CuratorDep, body: RenderBody) -> Response:
+    """A small render for the tune page; cheap by budget, and dropped when a newer one is asked for."""
+    from renderer.pipeline import render_preview
+
+    params = RenderParams.from_dict(body.params)
+    photo = site.studio.photo(body.photo_id)
+    guide = site.studio.guide(body.guide_id)[1] if body.guide_id is not None else None
+    mine = site.latest_preview[name] = site.latest_preview.get(name, 0) + 1
+
+    def still_wanted() -> None:
+        if site.latest_preview.get(name) != mine:
+            raise Superseded
+
+    with site.preview_lock:
+        still_wanted()
+        out = render_preview(photo.image, params, site.studio.catalog.net, PREVIEW_WIDTH, guide=guide,
+                             max_seconds=PREVIEW_MAX_SECONDS, on_step=still_wanted).image
+    buf = io.BytesIO()
+    Image.fromarray(out).save(buf, format="PNG")
+    return Response(buf.getvalue(), media_type="image/png")
+
+
+@router.post("/render")
+def full_render(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
+    params = RenderParams.from_dict(body.params)
+    photo = site.studio.photo(body.photo_id)
+    # a name of its own: two clicks make two recorded renders, never two records of one file
+    digest = content_hash(params.to_json().encode())[:8]
+    output = renders_dir() / f"web-{photo.id}-{digest}-{secrets.token_hex(4)}.png"
+    with site.render_lock:
+        render_id, _ = site.studio.render(photo, params, output, guide=body.guide_id, max_seconds=DEFAULT_MAX_SECONDS)
+    return {"render_id": render_id}
+
+
+@router.post("/sweep")
+def sweep_around(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
+    """Queue a sweep around these settings as a job the page can follow and cancel."""
+    params = RenderParams.from_dict(body.params)
+    cat = site.studio.catalog
+    photo_path = site.path("photo", body.photo_id)
+    guide = [(body.guide_id, site.path("guide", body.guide_id))] if body.guide_id is not None else [(None, None)]
+    tasks = plan([(body.photo_id, photo_path)], guide, params, neighbourhood(params, cat.net.layer_names),
+                 renders_dir() / "sweeps", backbone=cat.net.name, weights=site.weights,
+                 max_seconds=DEFAULT_MAX_SECONDS)
+    job_id = len(site.jobs) + 1
+    job = site.jobs[job_id] = Job(len(tasks))
+
+    def step() -> None:
+        job.done += 1
+        if job.cancel:
+            raise Cancelled
+
+    def work() -> None:
+        if job.cancel:
+            return
+        job.state, job.started = "running", time.monotonic()
+        try:
+            with site.render_lock:  # one network at a time: a sweep and a full render never share the cores
+                report = run_sweep(cat, tasks, on_task=step)
+            job.state = "finished"
+            log.info("sweep %d: %d rendered, %d failed", job_id, len(report.rendered), len(report.failed))
+        except Cancelled:
+            job.state = "cancelled"
+        except Exception:
+            job.state = "failed"
+            log.exception("sweep %d failed", job_id)
+
+    site.sweeps.submit(work)
+    return {"queued": len(tasks), "job": job_id}
+
+
+@router.get("/jobs/{job_id}")
+def job_status(site: SiteDep, job_id: ItemId) -> dict:
+    if job_id not in site.jobs:
+        raise NotFound(f"no job {job_id}")
+    return site.jobs[job_id].to_dict()
+
+
+@router.post("/jobs/{job_id}/cancel")
+def job_cancel(site: SiteDep, name: CuratorDep, job_id: ItemId) -> dict:
+    if job_id not in site.jobs:
+        raise NotFound(f"no job {job_id}")
+    job = site.jobs[job_id]
+    job.cancel = True
+    if job.state == "queued":
+        job.state = "cancelled"
+    return job.to_dict()
+
+
+@router.post("/upload")
+async def upload(request: Request, site: SiteDep, photo: UploadFile = File(...),
+                 csrf: str = Form("", max_length=200)) -> Response:
+    site.require_curator(request, csrf)
+    data = await photo.read(MAX_UPLOAD_BYTES + 1)  # one byte over the limit is enough to refuse
+    try:
+        fmt = check_upload(data)
+    except UploadTooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(415, str(exc)) from None
+    folder = site.home / "uploads"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{content_hash(data)[:32]}.{fmt.lower()}"
+    path.write_bytes(data)
+    try:
+        registered = await run_in_threadpool(site.studio.photo, path)
+    except ValueError as exc:
+        raise HTTPException(415, str(exc)) from None
+    return RedirectResponse(f"/tune/{registered.id}", status_code=303)
