@@ -91,26 +91,45 @@ def tune(request: Request, site: SiteDep, photo_id: ItemId, params: str | None =
                      controls=controls(start, site.studio.catalog.net.layer_names), params=start.to_dict())
 
 
+def xy_panels(cells: list[dict], guide_names: dict[int | None, str]) -> tuple[list[str], list[dict]]:
+    """Lay renders out as X/Y grids: X is the last parameter that varies, Y the one before; any
+    further varying parameters split the sheet into panels, each with its legend. A cell holds
+    every render with those values (several, when they differ only in what is not shown)."""
+    def value(c: dict, key: str) -> str:
+        return guide_names.get(c["guide"], "none") if key == "guide" else json.dumps(c["params"][key])
+
+    keys = [*RenderParams().to_dict(), "guide"]
+    varying = [k for k in keys if len({value(c, k) for c in cells}) > 1]
+    x_key = varying[-1] if varying else None
+    y_key = varying[-2] if len(varying) > 1 else None
+    rest = varying[:-2]
+    panels: dict[tuple, dict] = {}
+    for c in cells:
+        legend = tuple(f"{k}={value(c, k)}" for k in rest)
+        panel = panels.setdefault(legend, {"legend": legend, "xs": [], "ys": [], "cells": {}})
+        x, y = value(c, x_key) if x_key else "", value(c, y_key) if y_key else ""
+        for axis, v in (("xs", x), ("ys", y)):
+            if v not in panel[axis]:
+                panel[axis].append(v)
+        panel["cells"].setdefault((y, x), []).append(c)
+    for panel in panels.values():
+        panel["xs"].sort()
+        panel["ys"].sort()
+    return [k for k in (y_key, x_key) if k], list(panels.values())
+
+
 @router.get("/sheet/{photo_id}", response_class=HTMLResponse)
 def sheet(request: Request, site: SiteDep, photo_id: ItemId) -> HTMLResponse:
-    """A photo's renders as a contact sheet: columns by the last parameter that varies, rows by the rest."""
-    site.path("photo", photo_id)
+    """A photo's renders as X/Y grids of the parameters that vary (`xy_panels`)."""
+    photo_name = Path(site.path("photo", photo_id)).name
     with site.db.session() as s:
         rows = list_renders(s, RenderFilter(photo_id=photo_id), limit=400)
         cells = [{"id": r.id, "params": json.loads(r.params), "guide": r.guide_id,
                   "verdicts": current_verdicts(s, r.id)} for r, _ in rows[::-1]]
-    varying = [k for k in RenderParams().to_dict()
-               if len({json.dumps(c["params"][k]) for c in cells}) > 1] + (
-        ["guide"] if len({c["guide"] for c in cells}) > 1 else [])
-    for c in cells:
-        c["params"]["guide"] = c["guide"]
-    col_key = varying[-1] if varying else None
-    cols = sorted({json.dumps(c["params"][col_key]) for c in cells}) if col_key else ["null"]
-    grid: dict[str, dict[str, dict]] = {}
-    for c in cells:
-        row = ", ".join(f"{k}={c['params'][k]}" for k in varying[:-1])
-        grid.setdefault(row, {})[json.dumps(c["params"][col_key]) if col_key else "null"] = c
-    return site.page(request, "sheet.html", photo_id=photo_id, col_key=col_key, cols=cols, grid=grid)
+        guide_names = {g.id: Path(g.path).name for g in s.query(Guide).where(
+            Guide.id.in_({c["guide"] for c in cells if c["guide"] is not None}))}
+    axes, panels = xy_panels(cells, guide_names)
+    return site.page(request, "sheet.html", photo_id=photo_id, photo_name=photo_name, axes=axes, panels=panels)
 
 
 @router.get("/similar/{photo_id}", response_class=HTMLResponse)

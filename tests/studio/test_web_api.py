@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from db import Render
 from db.store import current_verdicts
+from renderer.params import RenderParams
 from studio.web import create_app
 
 
@@ -191,3 +192,18 @@ def test_malformed_bodies_are_422_and_change_nothing(client, site):
     assert resp.status_code == 422
     with site["catalog"].db.session() as s:
         assert current_verdicts(s, site["renders"][0]) == []
+
+
+def test_contact_sheet_is_an_xy_grid_with_every_render_and_guide_names():
+    from studio.web.pages import xy_panels
+
+    def cell(i, n2, rb, guide=None):
+        return {"id": i, "guide": guide, "verdicts": [], "params": RenderParams(n2=n2, rb_rate=rb).to_dict()}
+
+    cells = [cell(1, 10, 0.9), cell(2, 20, 0.9), cell(3, 10, 1.0), cell(4, 20, 1.0, guide=7), cell(5, 20, 1.0, guide=7)]
+    axes, panels = xy_panels(cells, {7: "stars.png"})
+    assert axes == ["rb_rate", "guide"]  # guide varies last: the columns; rb_rate: the rows
+    # n2 varies too, so the sheet splits into one panel per n2 value, each with its legend
+    assert sorted(p["legend"] for p in panels) == [("n2=10",), ("n2=20",)]
+    twenty = next(p for p in panels if p["legend"] == ("n2=20",))
+    assert twenty["xs"] == ["none", "stars.png"] and [c["id"] for c in twenty["cells"][("1.0", "stars.png")]] == [4, 5]
