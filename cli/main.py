@@ -34,6 +34,8 @@ curator_app = typer.Typer(help="Manage curators who sign in to the web page.", n
 index_app = typer.Typer(help="Inspect or rebuild the FAISS index (a cache of the database).", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(curator_app, name="curator")
+delete_app = typer.Typer(help="Delete renders or photos (files included), after confirmation.", no_args_is_help=True)
+app.add_typer(delete_app, name="delete")
 
 BackboneOpt = Annotated[str, typer.Option(help=f"auto (GoogLeNet if its weights are present), {', '.join(BACKBONES)}")]
 WeightsOpt = Annotated[Path | None, typer.Option(help="GoogLeNet weights file (torchvision state dict)")]
@@ -191,6 +193,37 @@ def tag(
     with user_errors():
         Studio(open_db()).tag([render_id], curator, verdict, score, note, new_curator=new_curator)
     out.print(f"render {render_id}: {verdict}{'' if score is None else f' {score}/5'} by {curator}")
+
+
+@delete_app.command("render")
+def delete_render(
+    render_id: Annotated[int, typer.Argument(help="Render id")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete a render: its record, its verdicts and its PNG."""
+    from studio.service import Studio
+
+    if not yes and not typer.confirm(f"delete render {render_id}, its verdicts and its file?"):
+        raise typer.Exit(1)
+    with user_errors():
+        Studio(open_db()).delete_render(render_id)
+    out.print(f"render {render_id} deleted")
+
+
+@delete_app.command("photo")
+def delete_photo(
+    photo_id: Annotated[int, typer.Argument(help="Photo id (shown by recommend --json and suggest)")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Remove a photo from the catalogue with its renders (PNGs included) and their verdicts.
+    The photo's own file is left where it is."""
+    from studio.service import Studio
+
+    if not yes and not typer.confirm(f"delete photo {photo_id} with all its renders and verdicts?"):
+        raise typer.Exit(1)
+    with user_errors():
+        count = Studio(open_db()).delete_photo(photo_id)
+    out.print(f"photo {photo_id} deleted with {count} render(s)")
 
 
 @app.command()

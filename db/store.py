@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from renderer.params import PARAMS_VERSION, RenderParams
 
 from .models import Curator, Embedding, Guide, Photo, Render, Verdict
+from .session import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,28 @@ def untag(s: Session, render_id: int, curator_name: str) -> bool:
     """Withdraw a curator's verdict on a render (it stays in the history); false when there was none."""
     who = s.scalar(select(Curator).where(Curator.name == curator_name))
     return who is not None and _retire(s, render_id, who.id) > 0
+
+
+def delete_render(s: Session, render_id: int) -> str:
+    """Delete a render and its verdicts; returns its file's path, for the caller to remove."""
+    render = s.get(Render, render_id)
+    if render is None:
+        raise NotFound(f"no render {render_id}")
+    s.delete(render)
+    return render.output_path
+
+
+def delete_photo(s: Session, photo_id: int) -> list[str]:
+    """Delete a photo with its embeddings, renders and their verdicts; returns the renders' paths."""
+    photo = s.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound(f"no photo {photo_id}")
+    renders = list(s.scalars(select(Render).where(Render.photo_id == photo_id)))
+    for render in renders:
+        s.delete(render)
+    s.flush()
+    s.delete(photo)
+    return [r.output_path for r in renders]
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,14 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from db import Database, NotFound
 from db.models import Guide
-from db.store import CuratorInfo, curator_exists, remove_curator, untag
+from db.store import CuratorInfo, curator_exists, delete_photo, delete_render, remove_curator, untag
 from db.store import curators as list_curators
 from db.store import tag as store_tag
 from recommender import MIN_SIMILARITY
@@ -154,6 +155,21 @@ class Studio:
     def remove_curator(self, name: str) -> None:
         with self.db.session() as s:
             remove_curator(s, name)
+
+    def delete_render(self, render_id: int) -> None:
+        """Delete a render, its verdicts and its file."""
+        with self.db.session() as s:
+            output = delete_render(s, render_id)
+        Path(output).unlink(missing_ok=True)
+
+    def delete_photo(self, photo_id: int) -> int:
+        """Delete a photo from the catalogue with its renders (files included) and verdicts; the
+        photo's own file is the user's and stays. Returns how many renders went."""
+        with self.db.session() as s:
+            outputs = delete_photo(s, photo_id)
+        for output in outputs:
+            Path(output).unlink(missing_ok=True)
+        return len(outputs)
 
     def suggest(self, n: int = 20, curator: str | None = None) -> list[Suggestion]:
         from recommender.suggest import suggest

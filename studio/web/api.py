@@ -76,6 +76,13 @@ def withdraw(site: SiteDep, name: CuratorDep, render_id: ItemId) -> dict:
     return {"render_id": render_id, "withdrawn": site.studio.untag(render_id, name)}
 
 
+@router.post("/renders/{render_id}/delete")
+def remove_render(site: SiteDep, name: CuratorDep, render_id: ItemId) -> dict:
+    site.studio.delete_render(render_id)
+    log.info("%s deleted render %d", name, render_id)
+    return {"deleted": render_id}
+
+
 @router.post("/verdicts")
 def bulk_verdict(site: SiteDep, name: CuratorDep, body: BulkVerdictBody) -> dict:
     site.studio.tag(body.render_ids, name, body.verdict, body.score, body.note, new_curator=True)

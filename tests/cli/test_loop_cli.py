@@ -121,3 +121,22 @@ def test_sweep_command_renders_the_grid_resumes_and_draws_sheets(tmp_path, photo
     assert not again["rendered"] and sorted(again["skipped"]) == sorted(report["rendered"])
     bad = runner.invoke(app, [*args[:-1], "--grid", "bogus=1,2"])
     assert bad.exit_code == 2 and "unknown parameter 'bogus'" in bad.stderr
+
+
+def test_delete_asks_first_and_removes_renders_with_their_files(tmp_path, photos):
+    coffee = _save(tmp_path, photos, "coffee")
+    outputs = []
+    for n2 in (20, 30):
+        out = tmp_path / f"r{n2}.png"
+        res = runner.invoke(app, ["render", str(coffee), "--set", "size=64", "--set", "layer=None", "--set",
+                                  f"n2={n2}", *LITE, "--json", "-o", str(out)])
+        outputs.append((json.loads(res.stdout)["render_id"], json.loads(res.stdout)["photo_id"], out))
+    first, photo_id, first_file = outputs[0]
+    assert runner.invoke(app, ["delete", "render", str(first)], input="n\n").exit_code == 1
+    assert first_file.exists()
+    assert runner.invoke(app, ["delete", "render", str(first), "--yes"]).exit_code == 0
+    assert not first_file.exists()
+    assert runner.invoke(app, ["delete", "render", str(first), "--yes"]).exit_code == 2  # already gone
+    res = runner.invoke(app, ["delete", "photo", str(photo_id), "--yes"])
+    assert res.exit_code == 0 and "1 render" in res.stdout
+    assert not outputs[1][2].exists() and coffee.exists()  # the user's photo stays

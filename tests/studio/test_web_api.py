@@ -207,3 +207,16 @@ def test_contact_sheet_is_an_xy_grid_with_every_render_and_guide_names():
     assert sorted(p["legend"] for p in panels) == [("n2=10",), ("n2=20",)]
     twenty = next(p for p in panels if p["legend"] == ("n2=20",))
     assert twenty["xs"] == ["none", "stars.png"] and [c["id"] for c in twenty["cells"][("1.0", "stars.png")]] == [4, 5]
+
+
+def test_a_curator_deletes_a_render_and_its_file(client, site):
+    from pathlib import Path
+
+    rid = site["renders"][2]
+    with site["catalog"].db.session() as s:
+        output = Path(s.get(Render, rid).output_path)
+    assert client.post(f"/api/renders/{rid}/delete").status_code == 401
+    client.headers["X-CSRF-Token"] = sign_in(client, site)
+    assert client.post(f"/api/renders/{rid}/delete").status_code == 200
+    assert not output.exists() and client.get(f"/render/{rid}").status_code == 404
+    assert client.post(f"/api/renders/{rid}/delete").status_code == 404

@@ -75,6 +75,13 @@ function setupReview(root) {
   const good = () => send("good", current.score >= 3 ? current.score : null);
   const bad = () => send("bad", current.score && current.score <= 2 ? current.score : null);
   if (form) {
+    document.getElementById("delete-btn").addEventListener("click", async () => {
+      if (!confirm(`Delete render ${id}, its verdicts and its file?`)) return;
+      try {
+        await post(`/api/renders/${id}/delete`, {});
+        location.href = root.dataset.next ? `/render/${root.dataset.next}` : "/";
+      } catch (e) { toast(e.message, true); }
+    });
     form.querySelector('[data-verdict="good"]').addEventListener("click", good);
     form.querySelector('[data-verdict="bad"]').addEventListener("click", bad);
     undo.addEventListener("click", withdraw);
