@@ -94,15 +94,24 @@ def tune(request: Request, site: SiteDep, photo_id: ItemId, params: str | None =
 def xy_panels(cells: list[dict], guide_names: dict[int | None, str]) -> tuple[list[str], list[dict]]:
     """Lay renders out as X/Y grids: X is the last parameter that varies, Y the one before; any
     further varying parameters split the sheet into panels, each with its legend. A cell holds
-    every render with those values (several, when they differ only in what is not shown)."""
+    every render with those values (several, when they differ only in what is not shown). Renders
+    that form no grid (every panel a single render: hand-picked sets, not a sweep) share one grid
+    and carry the other values as captions."""
     def value(c: dict, key: str) -> str:
-        return guide_names.get(c["guide"], "none") if key == "guide" else json.dumps(c["params"][key])
+        if key == "guide":
+            return guide_names.get(c["guide"], "none")
+        v = c["params"][key]
+        return v if isinstance(v, str) else json.dumps(v)
 
     keys = [*RenderParams().to_dict(), "guide"]
     varying = [k for k in keys if len({value(c, k) for c in cells}) > 1]
     x_key = varying[-1] if varying else None
     y_key = varying[-2] if len(varying) > 1 else None
     rest = varying[:-2]
+    if len({tuple(value(c, k) for k in rest) for c in cells}) == len(cells) > 1:  # no grid: captions instead
+        for c in cells:
+            c["caption"] = ", ".join(f"{k}={value(c, k)}" for k in rest)
+        rest = []
     panels: dict[tuple, dict] = {}
     for c in cells:
         legend = tuple(f"{k}={value(c, k)}" for k in rest)
