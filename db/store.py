@@ -304,6 +304,7 @@ class RenderFilter:
     photo_id: int | None = None
     sort: str = "date"  # date | score | next (photos to curate next first, in `photo_order`)
     photo_order: tuple[int, ...] = ()  # with sort "next": only these photos, in this order
+    name: str | None = None  # part of the photo's file path
 
 
 def list_renders(s: Session, f: RenderFilter, limit: int = 60, offset: int = 0) -> list[tuple[Render, float | None]]:
@@ -328,6 +329,8 @@ def list_renders(s: Session, f: RenderFilter, limit: int = 60, offset: int = 0) 
         q = q.where(Render.guide_id.is_(None) if f.guide_id == 0 else Render.guide_id == f.guide_id)
     if f.photo_id is not None:
         q = q.where(Render.photo_id == f.photo_id)
+    if f.name:
+        q = q.where(Render.photo_id.in_(select(Photo.id).where(Photo.path.contains(f.name, autoescape=True))))
     order: tuple = (Render.id.desc(),)
     if f.sort == "score":
         order = (score.desc().nulls_last(), Render.id.desc())

@@ -49,16 +49,19 @@ def controls(params: RenderParams, layers: list[str]) -> list[dict[str, Any]]:
 @router.get("/", response_class=HTMLResponse)
 def gallery(request: Request, site: SiteDep, verdict: str | None = None, curator: str | None = None,
             layer: str | None = None, mask: str | None = None, guide: int | None = OptionalId,
-            photo: int | None = OptionalId, sort: str = "date", page_no: int = PageNo) -> HTMLResponse:
+            photo: int | None = OptionalId, sort: str = "date", page_no: int = PageNo,
+            name: str | None = Query(None, max_length=200)) -> HTMLResponse:
     sort = sort if sort in ("score", "next") else "date"
     # "next": renders of the photos whose verdicts would teach the recommender most, those first
     order = tuple(x.photo_id for x in site.studio.suggest(SUGGESTED, curator or None)) if sort == "next" else ()
-    flt = RenderFilter(verdict or None, curator or None, layer or None, mask or None, guide, photo, sort, order)
+    flt = RenderFilter(verdict or None, curator or None, layer or None, mask or None, guide, photo, sort, order,
+                       name or None)
     with site.db.session() as s:
         rows = list_renders(s, flt, limit=60, offset=60 * page_no)
-        items = [{"id": r.id, "photo_id": r.photo_id, "layer": r.layer, "mask": r.mask, "score": sc,
-                  "verdicts": current_verdicts(s, r.id)} for r, sc in rows]
-    return site.page(request, "gallery.html", items=items, f=flt, page_no=page_no)
+        items = [{"id": r.id, "photo_id": r.photo_id, "photo_name": Path(r.photo.path).name, "layer": r.layer,
+                  "mask": r.mask, "score": sc, "verdicts": current_verdicts(s, r.id)} for r, sc in rows]
+        guides = [(g.id, Path(g.path).name) for g in s.query(Guide).order_by(Guide.id.desc()).limit(200)]
+    return site.page(request, "gallery.html", items=items, f=flt, page_no=page_no, guides=guides)
 
 
 @router.get("/render/{render_id}", response_class=HTMLResponse)

@@ -41,6 +41,7 @@ def test_gallery_filters_and_sorts(client, site):
     by_mask = client.get("/?mask=stdmean").text
     assert by_mask.count('class="card"') == 1
     assert client.get(f"/?guide={site['guide']}").text.count('class="card"') == 1
+    assert client.get("/?name=coffee").text.count('class="card"') == 1  # photos found by file name
     ranked = client.get("/?sort=score").text
     assert ranked.index(f'/render/{site["good"]}"') < ranked.index(f'/render/{site["renders"][0]}"')
     curate_next = client.get("/?sort=next").text  # renders of uncurated photos only, novel photos first
