@@ -110,6 +110,7 @@ class Render(Base):
     params_original: Mapped[str | None] = mapped_column(Text)  # the text first stored, when a migration rewrote it
     params_hash: Mapped[str] = mapped_column(String(64))
     backbone: Mapped[str | None] = mapped_column(String(64))
+    style_model: Mapped[str | None] = mapped_column(String(64))  # the network of the style stage, if any
     layer: Mapped[str | None] = mapped_column(String(64), index=True)  # copied from params, for filtering
     mask: Mapped[str | None] = mapped_column(String(64), index=True)
     output_path: Mapped[str] = mapped_column(FsPath)

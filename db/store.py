@@ -87,11 +87,10 @@ def embedding_signature(s: Session, backbone: str) -> tuple[int, int]:
 
 
 def add_render(s: Session, photo_id: int, guide_id: int | None, params: RenderParams, backbone: str | None,
-               output_path: str, timings: dict[str, float]) -> Render:
+               output_path: str, timings: dict[str, float], style_model: str | None = None) -> Render:
     render = Render(photo_id=photo_id, guide_id=guide_id, params=params.to_json(), params_version=PARAMS_VERSION,
-                    params_hash=params_hash(params),
-                    backbone=backbone, layer=params.layer, mask=params.mask, output_path=output_path,
-                    timings=json.dumps(timings))
+                    params_hash=params_hash(params), backbone=backbone, style_model=style_model, layer=params.layer,
+                    mask=params.mask, output_path=output_path, timings=json.dumps(timings))
     s.add(render)
     s.flush()
     return render

@@ -19,7 +19,7 @@ from renderer.params import RenderParams
 
 SIMILARITY_POWER = 4  # sharpen: a near-duplicate outweighs many loose matches
 GEOMETRY = ("size", "keep_size", "seed")  # how big and which dither: the user's choice, not a style
-DIVERSITY_FIELDS = ("mask", "dd", "layer", "enhance", "n1", "n2", "n3", "rb_rate", "convd_median_factor", "cb")
+DIVERSITY_FIELDS = ("style", "mask", "dd", "layer", "enhance", "n1", "n2", "n3", "rb_rate", "convd_median_factor", "cb")
 
 
 def style_of(params: RenderParams) -> RenderParams:

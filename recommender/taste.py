@@ -36,7 +36,7 @@ from renderer.backbones import GOOGLENET_LAYERS
 from renderer.blend import keep_map
 from renderer.images import resize, to_gray
 from renderer.masks import make_mask
-from renderer.params import ENHANCEMENTS, RenderParams, at_width
+from renderer.params import ENHANCEMENTS, STYLES, RenderParams, at_width
 
 from .ranking import favourites, style_key, style_of, verdict_weight
 
@@ -61,10 +61,12 @@ def look(image: np.ndarray) -> np.ndarray:
 
 
 def set_vector(params: RenderParams) -> np.ndarray:
-    """Layer depth (−1 without a dream), enhancement one-hot, dither on or off."""
+    """Layer depth (−1 without a dream), enhancement one-hot, dither on or off, style one-hot and strength."""
     layer = params.layer
     depth = _BOOK_LAYERS.index(layer) / len(_BOOK_LAYERS) if layer in _BOOK_LAYERS else (-1.0 if layer is None else 0.5)
-    return np.r_[depth, [params.enhance == e for e in ENHANCEMENTS], params.rb_rate < 1].astype(float)
+    styled = [params.style == s for s in STYLES]
+    return np.r_[depth, [params.enhance == e for e in ENHANCEMENTS], params.rb_rate < 1, styled,
+                 params.style_strength * any(styled)].astype(float)
 
 
 def outcome(photo_small: np.ndarray, params: RenderParams) -> np.ndarray:

@@ -20,11 +20,13 @@ BACKBONES = ("googlenet", "efficientnet-lite0")  # the networks a dream can run 
 DEFAULT_MAX_SECONDS = 300.0  # what the CLI and the web page allow one render unless told otherwise
 # The masks offered as choices: each part alone, and the book's combinations.
 MASK_CHOICES = (*MASK_PARTS, "otsu+features", "otsu+stdmean", "stdmean+features", "otsu+stdmean+features")
+STYLES = ("fast", "gatys")  # `renderer.style`: feed-forward arbitrary style, and the book's PrismaTensor
 ENHANCEMENTS = ("Sharpness", "Brightness", "Contrast", "Color", "CONTOUR", "EDGES", "EMBOSS", "EEM", "EE")
 
 # Version of the stored parameter schema. 1: conv layers were dreamt after their ReLU (no
 # `post_relu` field). 2: `post_relu` added, pre-ReLU by default as Caffe's forward(end=blob).
-PARAMS_VERSION = 2
+# 3: the style stage (`style`, `style_strength`, `style_iters`), off by default.
+PARAMS_VERSION = 3
 
 
 def _field(default: Any, meaning: str, low: float | None = None, high: float | None = None,
@@ -67,6 +69,13 @@ class RenderParams:
     enhance_factor: float | None = _field(
         None, "its strength; None uses the book's (Sharpness 8.8, Brightness 1.8, Contrast 2.6, Color 7.6)",
         0.0, 20.0)
+    # style: the guide image painted onto the blend, before the dream
+    style: str | None = _field(None, "paint the blend in the guide's style before the dream: fast (a feed-forward "
+                                     "network, about a second), gatys (the book's PrismaTensor, minutes), or None")
+    style_strength: float = _field(1.0, "fast: how far the style moves from the photo's own look toward the "
+                                        "guide's (0 keeps the photo's)", 0.0, 1.0)
+    style_iters: int = _field(800, "gatys: Adam iterations (the chapter's experiment uses 1500)", 1, 5000,
+                              (10, 2000))
     # dream
     layer: str | None = _field("conv2/3x3_reduce", "network layer to dream (`prismarec layers`), or None for no dream")
     post_relu: bool = _field(False, "dream a conv layer after its ReLU instead of before (Caffe's blob)")
@@ -186,6 +195,9 @@ def check_field(name: str, value: Any) -> None:
     elif name == "enhance":
         if value is not None and value not in ENHANCEMENTS:
             raise ValueError(f"enhance must be None or one of {', '.join(ENHANCEMENTS)}, got {value!r}")
+    elif name == "style":
+        if value is not None and value not in STYLES:
+            raise ValueError(f"style must be None or one of {', '.join(STYLES)}, got {value!r}")
     elif name == "layer" and value is not None and (not isinstance(value, str) or not value):
         raise ValueError(f"layer must be a layer name or None, got {value!r}")
 
@@ -198,7 +210,7 @@ def field_specs() -> dict[str, dict[str, Any]]:
     and "slider", for named values "choices" (layers depend on the backbone)}: every front end's
     controls and help come from here."""
     if not _SPECS:
-        choices = {"mask": MASK_CHOICES, "enhance": ENHANCEMENTS}
+        choices = {"mask": MASK_CHOICES, "enhance": ENHANCEMENTS, "style": STYLES}
         for f in fields(RenderParams):
             kind = str(f.type).split(" | ")[0]
             _SPECS[f.name] = {"type": str(f.type), "kind": "text" if kind == "str" else kind,
@@ -213,8 +225,9 @@ def allowed(name: str) -> str:
     if "range" in spec:
         low, high = spec["range"]
         return f"{low} – {high}" + (" or None" if "None" in spec["type"] else "")
-    return {"mask": " | ".join(MASK_PARTS) + ", or a+b", "enhance": "None | " + " | ".join(ENHANCEMENTS),
-            "layer": "a layer name or None"}.get(name, "true | false")
+    if "choices" in spec and name != "mask":
+        return "None | " + " | ".join(spec["choices"])
+    return {"mask": " | ".join(MASK_PARTS) + ", or a+b", "layer": "a layer name or None"}.get(name, "true | false")
 
 
 def field_names() -> list[str]:

@@ -26,6 +26,7 @@ class RenderResult:
     params: RenderParams
     backbone: str | None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    style_model: str | None = None  # the network that painted the style stage, if any
 
 
 class _Laps:
@@ -51,16 +52,30 @@ def _check(photo: np.ndarray, params: RenderParams, net: Backbone | None, guide:
         net.resolve(params.layer, params.post_relu)
     if params.guide_dream and guide is None:
         raise ValueError("guide_dream needs a guide image")
+    if params.style is not None and guide is None:
+        raise ValueError(f"style={params.style} needs a guide image: the guide is the style")
     images.work_shape(photo.shape, params.size, keep_size=params.keep_size)
     check_budget(net, params, photo.shape, max_seconds)
 
 
-def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, laps: _Laps
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Every stage before the dream: (enhanced blend, mask, keep map, fitted guide).
+@dataclass
+class Prepared:
+    """Every stage before the dream, done."""
+
+    image: np.ndarray  # the enhanced blend, styled when asked
+    mask: np.ndarray
+    keep: np.ndarray
+    guide: np.ndarray | None  # fitted to the photo
+    style_model: str | None
+
+
+def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, laps: _Laps,
+            on_step: Callable[[], None] | None = None) -> Prepared:
+    """Every stage before the dream: mask, keep map, blend, enhancement, style.
 
     The guide is scaled to cover the photo and centre-cropped, never stretched. Without a
-    guide the whole photo is kept (and dreamt), as the book's controller does.
+    guide the whole photo is kept (and dreamt), as the book's controller does. The style stage
+    paints the enhanced blend in the style of the whole guide image (`renderer.style`).
     """
     small = images.resize(photo, params.size, keep_size=params.keep_size)
     laps("resize")
@@ -77,7 +92,13 @@ def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, l
     laps("blend")
     mixed = enhance(mixed, params)
     laps("enhance")
-    return mixed, mask, keep, small_guide
+    style_model = None
+    if params.style is not None and guide is not None:
+        from .style import apply_style
+
+        mixed, style_model = apply_style(mixed, guide, params, on_step)
+        laps("style")
+    return Prepared(mixed, mask, keep, small_guide, style_model)
 
 
 def render(photo: np.ndarray, params: RenderParams, net: Backbone | None, *, guide: np.ndarray | None = None,
@@ -89,11 +110,12 @@ def render(photo: np.ndarray, params: RenderParams, net: Backbone | None, *, gui
     """
     _check(photo, params, net, guide, max_seconds)
     laps = _Laps()
-    mixed, mask, keep, small_guide = prepare(photo, params, guide, laps)
-    steer = small_guide if params.guide_dream else None
-    out = dream(net, mixed, params, guide=steer, on_step=on_step) if params.layer is not None else mixed
+    done = prepare(photo, params, guide, laps, on_step)
+    steer = done.guide if params.guide_dream else None
+    out = dream(net, done.image, params, guide=steer, on_step=on_step) if params.layer is not None else done.image
     laps("dream")
-    return RenderResult(out, mask, keep, params, net.name if net and params.layer else None, laps.timings)
+    return RenderResult(out, done.mask, done.keep, params, net.name if net and params.layer else None, laps.timings,
+                        done.style_model)
 
 
 PREVIEW_PREPARE_MAX = 960  # widest working image whose mask and keep map a preview computes in full
@@ -105,19 +127,23 @@ def render_preview(photo: np.ndarray, params: RenderParams, net: Backbone | None
     """A small render that shows the full one: mask, keep map and blend are computed at the full
     working width (up to PREVIEW_PREPARE_MAX, beyond it with windows scaled by `at_width`), then
     reduced to `width`; only the dream, the costly part, runs at the small size (jitter scaled).
-    `on_step` is called between dream steps (it may raise to stop a preview nobody wants any more)."""
+    `on_step` is called between dream steps (it may raise to stop a preview nobody wants any more).
+    A fast style is painted at the working width too; a Gatys style takes minutes and is refused."""
+    if params.style == "gatys":
+        raise ValueError("style=gatys takes minutes and has no preview: render it in full")
     small = at_width(params, min(width, params.size))
     _check(photo, small, net, guide, max_seconds)
     laps = _Laps()
     work = at_width(params, min(params.size, PREVIEW_PREPARE_MAX))
-    mixed, mask, keep, small_guide = prepare(photo, work, guide, laps)
-    h, w = images.work_shape(mixed.shape, small.size)
-    mixed = images.resize(mixed, w, height=h)
-    keep = images.resize(keep.astype(np.uint8) * 255, w, height=h) > 127
-    steer = None if small_guide is None or not params.guide_dream else images.resize(small_guide, w, height=h)
+    done = prepare(photo, work, guide, laps)
+    h, w = images.work_shape(done.image.shape, small.size)
+    mixed = images.resize(done.image, w, height=h)
+    keep = images.resize(done.keep.astype(np.uint8) * 255, w, height=h) > 127
+    steer = None if done.guide is None or not params.guide_dream else images.resize(done.guide, w, height=h)
     out = dream(net, mixed, small, guide=steer, on_step=on_step) if params.layer is not None else mixed
     laps("dream")
-    return RenderResult(out, mask, keep, small, net.name if net and params.layer else None, laps.timings)
+    return RenderResult(out, done.mask, keep, small, net.name if net and params.layer else None, laps.timings,
+                        done.style_model)
 
 
 def dream_key(params: RenderParams) -> tuple:
@@ -139,15 +165,15 @@ def render_many(jobs: Sequence[tuple[np.ndarray, RenderParams, np.ndarray | None
         try:
             _check(photo, params, net, guide, max_seconds)
             laps = _Laps()
-            mixed, mask, keep, small_guide = prepare(photo, params, guide, laps)
+            done = prepare(photo, params, guide, laps)
         except Exception as exc:  # reported per job
             results.append(exc)
             continue
-        results.append(RenderResult(mixed, mask, keep, params, None, laps.timings))
+        results.append(RenderResult(done.image, done.mask, done.keep, params, None, laps.timings, done.style_model))
         if params.layer is not None:
-            key = (dream_key(params), mixed.shape, i if params.guide_dream else None)  # guided dreams go alone
+            key = (dream_key(params), done.image.shape, i if params.guide_dream else None)  # guided dreams go alone
             batches.setdefault(key, []).append(i)
-            steers[key] = small_guide if params.guide_dream else None
+            steers[key] = done.guide if params.guide_dream else None
     for key, members in batches.items():
         done = [results[i] for i in members]
         start = time.perf_counter()

@@ -16,16 +16,18 @@ from renderer.params import RenderParams
 from renderer.pipeline import RenderResult, render
 
 
-def png_metadata(params: RenderParams, backbone: str | None) -> dict[str, str]:
-    """What every render's PNG carries: its full parameters and the backbone that dreamt it."""
-    return {"prismarec:params": params.to_json(), "prismarec:backbone": backbone or "none"}
+def png_metadata(result: RenderResult) -> dict[str, str]:
+    """What every render's PNG carries: its full parameters and the networks that dreamt and painted it."""
+    return {"prismarec:params": result.params.to_json(), "prismarec:backbone": result.backbone or "none",
+            "prismarec:style_model": result.style_model or "none"}
 
 
-def record(db: Database, photo_id: int, guide_id: int | None, params: RenderParams, backbone: str | None,
-           output: str | os.PathLike, timings: dict[str, float]) -> int:
+def record(db: Database, photo_id: int, guide_id: int | None, result: RenderResult,
+           output: str | os.PathLike) -> int:
     """Store a render whose PNG is already written; returns its id."""
     with db.session() as s:
-        return add_render(s, photo_id, guide_id, params, backbone, str(Path(output).resolve()), timings).id
+        return add_render(s, photo_id, guide_id, result.params, result.backbone, str(Path(output).resolve()),
+                          result.timings, result.style_model).id
 
 
 def render_and_record(catalog: Catalog, photo: Photo, params: RenderParams, output: str | os.PathLike, *,
@@ -37,5 +39,5 @@ def render_and_record(catalog: Catalog, photo: Photo, params: RenderParams, outp
     """
     guide_id, guide_image = guide if guide else (None, None)
     result = render(photo.image, params, catalog.net, guide=guide_image, on_step=on_step, max_seconds=max_seconds)
-    save_png(result.image, output, png_metadata(params, result.backbone))
-    return record(catalog.db, photo.id, guide_id, params, result.backbone, output, result.timings), result
+    save_png(result.image, output, png_metadata(result))
+    return record(catalog.db, photo.id, guide_id, result, output), result

@@ -15,16 +15,18 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from db.store import find_render
 from indexer.catalog import Catalog
 from renderer.images import load_image, save_png
 from renderer.params import RANGES, RenderParams, field_names, parse_value
-from renderer.pipeline import dream_key, render_many
+from renderer.pipeline import RenderResult, dream_key, render_many
 
 from .recording import png_metadata, record
 
@@ -107,11 +109,11 @@ def plan(photos: list[tuple[int, str]], guides: list[tuple[int | None, str | Non
     return tasks
 
 
-def render_group(tasks: list[SweepTask]) -> list[tuple[str | None, dict[str, float]] | Exception]:
+def render_group(tasks: list[SweepTask]) -> list[RenderResult | Exception]:
     """Render tasks that share photo, guide and dream settings (one batched dream) and write their PNGs.
 
     Runs in any worker; the backbone loads once per process. Each task's outcome comes back in
-    its place: (backbone, timings) or the exception that stopped it.
+    its place: the result, without its pixels (they are in the PNG), or the exception that stopped it.
     """
     from renderer.backbones import load_backbone
 
@@ -122,15 +124,16 @@ def render_group(tasks: list[SweepTask]) -> list[tuple[str | None, dict[str, flo
         guide = load_image(first.guide_path) if first.guide_path else None
     except Exception as exc:  # the whole group shares the failure
         return [exc] * len(tasks)
-    outcomes: list[tuple[str | None, dict[str, float]] | Exception] = []
+    outcomes: list[RenderResult | Exception] = []
     jobs = [(photo, t.params, guide) for t in tasks]
     for task, result in zip(tasks, render_many(jobs, net, max_seconds=first.max_seconds), strict=True):
         if isinstance(result, Exception):
             outcomes.append(result)
             continue
         try:
-            save_png(result.image, task.output, png_metadata(task.params, result.backbone))
-            outcomes.append((result.backbone, result.timings))
+            save_png(result.image, task.output, png_metadata(result))
+            outcomes.append(replace(result, image=np.empty(0, np.uint8), mask=np.empty(0, np.uint8),
+                                    keep=np.empty(0, bool)))
         except OSError as exc:
             outcomes.append(exc)
     return outcomes
@@ -186,9 +189,7 @@ def run(catalog: Catalog, tasks: list[SweepTask], executor: Executor | None = No
                 log.warning("render %s failed: %s", task.output, outcome)
                 report.failed.append((task.output, f"{type(outcome).__name__}: {outcome}"))
             else:
-                backbone, timings = outcome
-                report.rendered.append(record(catalog.db, task.photo_id, task.guide_id, task.params, backbone,
-                                                      task.output, timings))
+                report.rendered.append(record(catalog.db, task.photo_id, task.guide_id, outcome, task.output))
             if on_task:
                 on_task()
 
