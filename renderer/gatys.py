@@ -47,14 +47,19 @@ def vgg19_weights_path(path: str | os.PathLike | None = None) -> Path | None:
     return cached if cached.is_file() and cached.stat().st_size > 0 else None
 
 
-@functools.cache
 def load_vgg19(path: str | None = None, device: str | None = None) -> nn.Module:
     """VGG-19's convolutional part up to relu5_1, with ImageNet weights, frozen, in eval mode. A
-    file in torchvision's format loads (its `features.*` tensors; the classifier's are not needed)."""
+    file in torchvision's format loads (its `features.*` tensors; the classifier's are not needed).
+    Loaded once per process and file."""
+    found = vgg19_weights_path(path)
+    return _load_vgg19(str(found) if found else None, str(device or default_device()))
+
+
+@functools.cache
+def _load_vgg19(found: str | None, device: str) -> nn.Module:
     from torchvision.models import VGG19_Weights, vgg19
 
     features = vgg19(weights=None).features  # the classifier is never used: only its convolutions load
-    found = vgg19_weights_path(path)
     if found is not None:
         state, source = torch.load(found, map_location="cpu", weights_only=True), str(found)
     else:
@@ -71,7 +76,7 @@ def load_vgg19(path: str | None = None, device: str | None = None) -> nn.Module:
                                   if k.startswith("features.")})
     except RuntimeError as exc:
         raise BackboneError(f"{source} is not a torchvision VGG-19 state dict: {exc}") from None
-    features = features[: max(STYLE_LAYERS) + 1].eval().to(device or default_device())
+    features = features[: max(STYLE_LAYERS) + 1].eval().to(device)
     for p in features.parameters():
         p.requires_grad_(False)
     return features
@@ -107,7 +112,7 @@ def gatys_style(photo: np.ndarray, style_image: np.ndarray, iterations: int, *,
     std = torch.tensor(STD, device=dev).view(1, 3, 1, 1) * 255
 
     def tensor(image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(image)).to(dev).permute(2, 0, 1)[None].float()
+        return torch.from_numpy(np.array(image, np.float32)).to(dev).permute(2, 0, 1)[None]
 
     content = _fit(photo, MAX_SIDE)
     style = _fit(style_image, max(content.shape[:2]))

@@ -1,0 +1,93 @@
+"""The style stage on real photos: the fast network paints at the photo's own size, its strength
+moves the look from the photo's toward the guide's; Gatys loads VGG-19 from a torchvision-format
+file and refuses clearly without one."""
+
+import numpy as np
+import pytest
+import torch
+from skimage.color import deltaE_ciede2000, rgb2lab
+
+from renderer import gatys
+from renderer.backbones import BackboneError
+from renderer.params import RenderParams
+from renderer.pipeline import render, render_preview
+from renderer.style import FAST_MODEL
+
+
+def delta_e(a: np.ndarray, b: np.ndarray) -> float:
+    return float(deltaE_ciede2000(rgb2lab(a), rgb2lab(b)).mean())
+
+
+def test_fast_style_paints_at_the_photos_own_size(photos):
+    plain = RenderParams(layer=None, mask="all", size=481)  # 481x320: sides the network must pad to fit
+    styled = plain.replace(style="fast")
+    base = render(photos["chelsea"], plain, None).image
+    result = render(photos["chelsea"], styled, None, guide=photos["astronaut"])
+    assert result.image.shape == base.shape == (320, 481, 3)
+    assert result.style_model == FAST_MODEL and "style" in result.timings
+    assert delta_e(result.image, base) > 10  # painted, not copied
+
+
+def test_style_strength_moves_from_the_photos_look_to_the_guides(photos):
+    params = RenderParams(layer=None, mask="all", size=256, style="fast")
+    base = render(photos["coffee"], params.replace(style=None), None).image
+    far = {s: delta_e(render(photos["coffee"], params.replace(style_strength=s), None,
+                             guide=photos["astronaut"]).image, base) for s in (0.0, 0.5, 1.0)}
+    assert far[0.0] < far[0.5] < far[1.0]
+
+
+def test_style_with_a_dream_and_in_a_preview(photos, net):
+    params = RenderParams(style="fast", size=160, iter_n=2, octave_n=2)
+    full = render(photos["rocket"], params, net, guide=photos["chelsea"])
+    assert full.style_model == FAST_MODEL and full.backbone == net.name
+    preview = render_preview(photos["rocket"], params, net, 96, guide=photos["chelsea"])
+    assert preview.style_model == FAST_MODEL and preview.image.shape[1] == 96
+    with pytest.raises(ValueError, match="no preview"):
+        render_preview(photos["rocket"], params.replace(style="gatys"), net, 96, guide=photos["chelsea"])
+
+
+def test_a_style_needs_a_guide(photos):
+    with pytest.raises(ValueError, match="needs a guide image"):
+        render(photos["rocket"], RenderParams(layer=None, style="fast"), None)
+    with pytest.raises(ValueError, match="style must be None or one of fast, gatys"):
+        RenderParams(style="van gogh")
+
+
+@pytest.fixture(scope="module")
+def vgg_file(tmp_path_factory):
+    """A VGG-19 weights file in torchvision's format (random values: it tests loading, not looks)."""
+    from torchvision.models import vgg19
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "vgg19-test.pth"
+    torch.save({f"features.{k}": v for k, v in vgg19(weights=None).features.state_dict().items()}, path)
+    return path
+
+
+def test_gatys_runs_with_a_torchvision_weights_file(photos, vgg_file, monkeypatch):
+    monkeypatch.setenv("PRISMAREC_VGG19", str(vgg_file))
+    steps = []
+    photo = photos["chelsea"][::6, ::6]  # 50x76
+    out = gatys.gatys_style(photo, photos["astronaut"][::8, ::8], 3, on_step=lambda: steps.append(1))
+    assert out.shape == photo.shape and out.dtype == np.uint8 and len(steps) == 3
+    assert not np.array_equal(out, photo)  # three Adam steps of 10 moved pixels
+    result = render(photo, RenderParams(layer=None, mask="all", size=64, style="gatys", style_iters=2), None,
+                    guide=photos["astronaut"])
+    assert result.style_model == gatys.GATYS_MODEL
+
+
+def test_gatys_refuses_clearly_without_weights(monkeypatch, tmp_path):
+    from torchvision.models import VGG19_Weights
+
+    monkeypatch.setenv("PRISMAREC_VGG19", str(tmp_path / "missing.pth"))
+    with pytest.raises(BackboneError, match="does not exist"):
+        gatys.load_vgg19()
+    monkeypatch.delenv("PRISMAREC_VGG19")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # an empty cache
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(VGG19_Weights.IMAGENET1K_V1.__class__, "get_state_dict", offline)
+    with pytest.raises(BackboneError, match="PRISMAREC_VGG19"):
+        gatys.load_vgg19()
