@@ -18,7 +18,7 @@ import numpy as np
 import skimage.data
 from PIL import Image, ImageDraw
 
-from renderer.backbones import load_backbone
+from renderer.backbones import Backbone, load_backbone
 from renderer.params import RenderParams
 from renderer.pipeline import render
 
@@ -37,25 +37,29 @@ COLUMNS = [  # (title, parameters, with the guide)
 ]
 
 
-def main(path: str = "docs/book_photos.jpg") -> None:
-    net = load_backbone("auto")
-    guide = skimage.data.hubble_deep_field()
-    photos = [skimage.data.astronaut()[:, 60:420], skimage.data.chelsea()]
+def grid(columns: list[tuple[str, RenderParams | None, bool]], photos: list[np.ndarray], guide: np.ndarray,
+         net: Backbone, width: int = WIDTH) -> Image.Image:
+    """One row per photo, one titled column per (title, parameters or None for the photo, guided)."""
     rows = []
     for photo in photos:
         cells = [render(photo, params, net, guide=guide if guided else None).image if params else
-                 render(photo, BOOK.replace(layer=None), None).image for _, params, guided in COLUMNS]
+                 render(photo, RenderParams(size=width, layer=None), None).image for _, params, guided in columns]
         rows.append(np.concatenate([np.pad(c, ((0, 0), (0, 8), (0, 0)), constant_values=255) for c in cells], 1))
-    width = max(r.shape[1] for r in rows)
-    sheet = Image.new("RGB", (width, 28 + sum(r.shape[0] + 8 for r in rows)), "white")
+    sheet = Image.new("RGB", (max(r.shape[1] for r in rows), 28 + sum(r.shape[0] + 8 for r in rows)), "white")
     draw = ImageDraw.Draw(sheet)
-    for i, (title, _, _) in enumerate(COLUMNS):
-        draw.text((i * (WIDTH + 8) + 4, 8), title, fill="black")
+    for i, (title, _, _) in enumerate(columns):
+        draw.text((i * (width + 8) + 4, 8), title, fill="black")
     y = 28
     for r in rows:
         sheet.paste(Image.fromarray(r), (0, y))
         y += r.shape[0] + 8
-    sheet.save(path, quality=88)
+    return sheet
+
+
+def main(path: str = "docs/book_photos.jpg") -> None:
+    net = load_backbone("auto")
+    photos = [skimage.data.astronaut()[:, 60:420], skimage.data.chelsea()]
+    grid(COLUMNS, photos, skimage.data.hubble_deep_field(), net).save(path, quality=88)
     print(f"wrote {path} ({net.name})")
 
 

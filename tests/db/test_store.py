@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from db import Database, Render, Verdict
 from db.session import alembic_config
 from db.store import add_photo, add_render, curated, find_render, tag
-from renderer.params import RenderParams
+from renderer.params import PARAMS_VERSION, RenderParams
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -188,6 +188,34 @@ def test_a_database_with_values_todays_rules_reject_upgrades_and_loads(tmp_path)
         render = s.get(Render, 1)
         assert row.verdict == "good"  # the newest of the raced verdicts stays current
         assert (row.params.convd_big_factor, row.params.n3, row.params.post_relu) == (20.0, 4096, True)
-        assert render.params_version == 2 and json.loads(render.params_original) == stored
+        assert render.params_version == PARAMS_VERSION and json.loads(render.params_original) == stored
         assert RenderParams.from_json(render.params) == row.params
         assert s.scalar(select(func.count(Verdict.id))) == 2
+
+
+def test_renders_stored_before_the_style_stage_are_found_again_after_the_upgrade(tmp_path):
+    """A version-2 row (no style fields) gets today's text and hash, so a resumed sweep finds it."""
+    import hashlib
+
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'v2.db'}"
+    engine = create_engine(url)
+    cfg = alembic_config()
+    stored = {k: v for k, v in RenderParams(n2=40).to_dict().items() if not k.startswith("style")}
+    text = json.dumps(stored, sort_keys=True)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.exec_driver_sql("INSERT INTO photos VALUES (1, 'h', '/p.png', 1, 1, '2026-01-01')")
+        conn.exec_driver_sql(
+            "INSERT INTO renders (id, photo_id, params, params_version, params_hash, output_path, timings, created_at,"
+            " layer, mask) VALUES (1, 1, ?, 2, ?, '/o.png', '{}', '2026-01-01', 'conv2/3x3_reduce', 'otsu')",
+            (text, hashlib.sha256(text.encode()).hexdigest()))
+    engine.dispose()
+    with Database(url).session() as s:
+        render = s.get(Render, 1)
+        assert render.params_version == PARAMS_VERSION and render.style_model is None
+        assert RenderParams.from_json(render.params) == RenderParams(n2=40)
+        assert find_render(s, 1, None, RenderParams(n2=40)).id == 1
