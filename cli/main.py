@@ -134,7 +134,7 @@ def render(
                                               max_seconds=max_seconds)
         total = time.perf_counter() - started
     summary = {"render_id": render_id, "output": str(output), "photo": str(photo), "photo_id": registered.id,
-               "guide": str(guide) if guide else None, "backbone": result.backbone,
+               "guide": str(guide) if guide else None, "backbone": result.backbone, "style_model": result.style_model,
                "device": str(net.device), "params": params.to_dict(), "timings": result.timings,
                "seconds": total}
     if as_json:

@@ -58,11 +58,17 @@ def seconds_per_pixel_step(net: Backbone, layer: str, post_relu: bool) -> float:
 
 
 def estimate_seconds(net: Backbone | None, params: RenderParams, photo_shape: tuple[int, ...]) -> float:
-    """Estimated dream time for a photo of `photo_shape` (0 without a dream)."""
-    if params.layer is None or net is None:
-        return 0.0
+    """Estimated time of the costly stages for a photo of `photo_shape`: the dream and a Gatys
+    style (the other stages take well under a second)."""
     height, width = work_shape(photo_shape, params.size, keep_size=params.keep_size)
-    return pixel_steps(params, height, width) * seconds_per_pixel_step(net, params.layer, params.post_relu)
+    seconds = 0.0
+    if params.layer is not None and net is not None:
+        seconds += pixel_steps(params, height, width) * seconds_per_pixel_step(net, params.layer, params.post_relu)
+    if params.style == "gatys":
+        from .gatys import seconds_per_iteration
+
+        seconds += params.style_iters * seconds_per_iteration(height, width)
+    return seconds
 
 
 def check_budget(net: Backbone | None, params: RenderParams, photo_shape: tuple[int, ...],
@@ -71,8 +77,9 @@ def check_budget(net: Backbone | None, params: RenderParams, photo_shape: tuple[
     seconds = estimate_seconds(net, params, photo_shape) if max_seconds is not None else 0.0
     if max_seconds is not None and seconds > max_seconds:
         raise BudgetError(
-            f"this render is estimated at {_duration(seconds)} on {net.device} (size={params.size}, "
-            f"iter_n={params.iter_n}, octave_n={params.octave_n}, layer={params.layer}), over the limit of "
+            f"this render is estimated at {_duration(seconds)} (size={params.size}, iter_n={params.iter_n}, "
+            f"octave_n={params.octave_n}, layer={params.layer}"
+            f"{f', style_iters={params.style_iters}' if params.style == 'gatys' else ''}), over the limit of "
             f"{_duration(max_seconds)}; lower those, or raise the limit with --max-seconds")
     return seconds
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,6 +81,29 @@ def _load_vgg19(found: str | None, device: str) -> nn.Module:
     for p in features.parameters():
         p.requires_grad_(False)
     return features
+
+
+PROBE_SIDE = 128
+_PRICES: dict[str, float] = {}  # device -> seconds per pixel-iteration
+
+
+def seconds_per_iteration(height: int, width: int) -> float:
+    """Estimated seconds of one iteration on a height x width photo, from a timed probe (once per
+    device); loading the weights here makes a render without them fail before it starts."""
+    net = load_vgg19()
+    dev = next(net.parameters()).device
+    if str(dev) not in _PRICES:
+        probe = torch.rand(1, 3, PROBE_SIDE, PROBE_SIDE, device=dev, requires_grad=True)
+        timings = []
+        for _ in range(3):
+            start = time.perf_counter()
+            sum(a.pow(2).mean() for a in _activations(net, probe).values()).backward()
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            timings.append(time.perf_counter() - start)
+        _PRICES[str(dev)] = min(timings[1:]) / PROBE_SIDE**2
+    scale = min(1.0, MAX_SIDE / max(height, width))
+    return _PRICES[str(dev)] * height * width * scale**2
 
 
 def _activations(net: nn.Module, x: torch.Tensor) -> dict[int, torch.Tensor]:

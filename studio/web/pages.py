@@ -73,6 +73,7 @@ def review(request: Request, site: SiteDep, render_id: ItemId) -> HTMLResponse:
         prev_id = s.query(Render.id).where(Render.id < render_id).order_by(Render.id.desc()).limit(1).scalar()
         next_id = s.query(Render.id).where(Render.id > render_id).order_by(Render.id).limit(1).scalar()
         info = {"id": r.id, "photo_id": r.photo_id, "guide_id": r.guide_id, "backbone": r.backbone,
+                "style_model": r.style_model,
                 "params": json.loads(r.params), "timings": json.loads(r.timings),
                 "verdicts": current_verdicts(s, r.id), "prev": prev_id, "next": next_id}
     me = site.viewer(request)["curator"]

@@ -36,6 +36,21 @@ def test_render_writes_png_with_params_and_backbone(tmp_path, photo_files):
         assert img.size == (128, 85)  # chelsea is 451x300: proportions kept
 
 
+def test_render_with_a_fast_style_paints_a_large_photo_and_records_the_model(tmp_path, photo_files):
+    out = tmp_path / "painted.png"
+    res = runner.invoke(app, ["render", str(photo_files["coffee"]), "--guide", str(photo_files["chelsea"]),
+                              "--set", "style=fast", "--set", "layer=None", "--set", "size=1024",
+                              "--backbone", "efficientnet-lite0", "-o", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "style" in json.loads(res.stdout)["timings"]
+    assert read_png_metadata(out)["prismarec:style_model"] == "magenta-arbitrary-v1-int8"
+    with Image.open(out) as img:
+        assert img.size == (1024, 683)  # coffee is 600x400
+    no_guide = runner.invoke(app, ["render", str(photo_files["coffee"]), "--set", "style=fast",
+                                   "--backbone", "efficientnet-lite0", "-o", str(tmp_path / "x.png")])
+    assert no_guide.exit_code == 2 and "needs a guide image" in no_guide.stderr
+
+
 def test_params_file_then_sets(tmp_path, photo_files):
     pfile = tmp_path / "p.json"
     pfile.write_text(json.dumps({"size": 96, "layer": None, "n1": 9}))
