@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU checks in under 5 minutes on one GPU: the CUDA tests, the renderer's tests on a CUDA machine,
-# and the render benchmark (CPU and CUDA side by side, batched renders per second).
+# the render benchmark (CPU and CUDA side by side, batched renders per second) and the style benchmark.
 #   scripts/gpu_check.sh            # uses .venv/bin/python when present, else python3
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +11,5 @@ torch.cuda.get_device_name())"
 status=0
 "$PY" -m pytest -q -p no:cacheprovider tests/renderer || status=1
 "$PY" -m scripts.bench_render --n3 1 120
+"$PY" -m scripts.bench_style --repeats 3 --gatys-iters 3  # onnxruntime uses CUDA when onnxruntime-gpu is installed
 exit $status
