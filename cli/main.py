@@ -129,7 +129,9 @@ def render(
         started = time.perf_counter()
         registered = studio.photo(photo)
         output = output or default_output(photo)
-        with progress(params.iter_n * params.octave_n, "dreaming", enabled=not as_json and bool(params.layer)) as bar:
+        steps = (params.iter_n * params.octave_n if params.layer else 0) + (
+            params.style_iters if params.style == "gatys" else 0)  # each reports its steps to the bar
+        with progress(steps, "rendering", enabled=not as_json and steps > 0) as bar:
             render_id, result = studio.render(registered, params, output, guide=guide, on_step=bar,
                                               max_seconds=max_seconds)
         total = time.perf_counter() - started
