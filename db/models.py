@@ -152,3 +152,12 @@ class Verdict(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     render: Mapped[Render] = relationship(back_populates="verdicts")
     curator: Mapped[Curator] = relationship()
+
+
+class Change(Base):
+    """Counters of removals (embeddings deleted, verdicts withdrawn): with the newest row id they
+    tell a cache (the FAISS index, the learnt taste) in O(1) that the database moved on."""
+
+    __tablename__ = "changes"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from renderer.params import PARAMS_VERSION, RenderParams
 
-from .models import Curator, Embedding, Guide, Photo, Render, Verdict
+from .models import Change, Curator, Embedding, Guide, Photo, Render, Verdict
 from .session import NotFound
 
 log = logging.getLogger(__name__)
@@ -69,21 +69,45 @@ def add_embedding(s: Session, photo_id: int, backbone: str, vector: np.ndarray) 
     return emb
 
 
-def embedding_matrix(s: Session, backbone: str, after_id: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(photo ids, embedding ids, float32 [N, D]) for one backbone, embedding ids > after_id."""
-    rows = s.execute(select(Embedding.photo_id, Embedding.id, Embedding.vector, Embedding.dim)
-                     .where(Embedding.backbone == backbone, Embedding.id > after_id).order_by(Embedding.id)).all()
+def embedding_matrix(s: Session, backbone: str, after_id: int = 0, limit: int | None = None, *,
+                     sample: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(photo ids, embedding ids, float32 [N, D]) for one backbone, embedding ids > after_id in
+    order, at most `limit` of them (or, with `sample`, `limit` chosen at random)."""
+    q = select(Embedding.photo_id, Embedding.id, Embedding.vector, Embedding.dim).where(
+        Embedding.backbone == backbone, Embedding.id > after_id)
+    rows = s.execute(q.order_by(func.random() if sample else Embedding.id).limit(limit)).all()
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
     vectors = np.stack([np.frombuffer(r.vector, "<f4") for r in rows]).astype(np.float32)
     return (np.array([r.photo_id for r in rows], np.int64), np.array([r.id for r in rows], np.int64), vectors)
 
 
+EMBEDDINGS_REMOVED, VERDICTS_WITHDRAWN = "embeddings_removed", "verdicts_withdrawn"
+
+
+def bump(s: Session, name: str, by: int = 1) -> None:
+    """Count a removal, so caches built before it notice (`embedding_signature`, `verdict_signature`)."""
+    if by:
+        changed = s.execute(update(Change).where(Change.name == name).values(value=Change.value + by)).rowcount
+        if not changed:
+            s.add(Change(name=name, value=by))
+            s.flush()
+
+
+def removals(s: Session, name: str) -> int:
+    return int(s.scalar(select(Change.value).where(Change.name == name)) or 0)
+
+
+def embedding_count(s: Session, backbone: str) -> int:
+    """How many embeddings a backbone has (a full count: for rebuilds, not for every query)."""
+    return int(s.scalar(select(func.count(Embedding.id)).where(Embedding.backbone == backbone)))
+
+
 def embedding_signature(s: Session, backbone: str) -> tuple[int, int]:
-    """(count, largest id) of a backbone's embeddings: what an index file must match to be current."""
-    count, top = s.execute(select(func.count(Embedding.id), func.max(Embedding.id))
-                           .where(Embedding.backbone == backbone)).one()
-    return int(count), int(top or 0)
+    """(largest id, removals) of a backbone's embeddings: what an index file must match to be
+    current. Both are index lookups, so checking costs the same at 10³ photos as at 10⁶."""
+    top = s.scalar(select(func.max(Embedding.id)).where(Embedding.backbone == backbone))
+    return int(top or 0), removals(s, EMBEDDINGS_REMOVED)
 
 
 def add_render(s: Session, photo_id: int, guide_id: int | None, params: RenderParams, backbone: str | None,
@@ -164,7 +188,9 @@ def _retire(s: Session, render_id: int, curator_id: int) -> int:
 def untag(s: Session, render_id: int, curator_name: str) -> bool:
     """Withdraw a curator's verdict on a render (it stays in the history); false when there was none."""
     who = s.scalar(select(Curator).where(Curator.name == curator_name))
-    return who is not None and _retire(s, render_id, who.id) > 0
+    withdrawn = _retire(s, render_id, who.id) if who is not None else 0
+    bump(s, VERDICTS_WITHDRAWN, withdrawn)
+    return withdrawn > 0
 
 
 def delete_render(s: Session, render_id: int) -> str:
@@ -172,6 +198,7 @@ def delete_render(s: Session, render_id: int) -> str:
     render = s.get(Render, render_id)
     if render is None:
         raise NotFound(f"no render {render_id}")
+    bump(s, VERDICTS_WITHDRAWN, len(render.verdicts))
     s.delete(render)
     return render.output_path
 
@@ -182,6 +209,8 @@ def delete_photo(s: Session, photo_id: int) -> list[str]:
     if photo is None:
         raise NotFound(f"no photo {photo_id}")
     renders = list(s.scalars(select(Render).where(Render.photo_id == photo_id)))
+    bump(s, EMBEDDINGS_REMOVED, len(photo.embeddings))
+    bump(s, VERDICTS_WITHDRAWN, sum(len(r.verdicts) for r in renders))
     for render in renders:
         s.delete(render)
     s.flush()
@@ -248,13 +277,10 @@ def curated_photo_ids(s: Session, curator: str | None = None) -> list[int]:
     return list(s.scalars(q.distinct()))
 
 
-def verdict_signature(s: Session, curator: str | None = None) -> tuple[int, int]:
-    """(count, newest id) of the current verdicts (of one curator): what a learnt model must match."""
-    q = select(func.count(Verdict.id), func.max(Verdict.id)).where(Verdict.current.is_(True))
-    if curator is not None:
-        q = q.join(Curator, Curator.id == Verdict.curator_id).where(Curator.name == curator)
-    count, top = s.execute(q).one()
-    return int(count), int(top or 0)
+def verdict_signature(s: Session) -> tuple[int, int]:
+    """(newest verdict id, verdicts withdrawn or deleted): what anything learnt from verdicts must
+    match. A new verdict raises the id; untagging and deletions count as withdrawals. O(1)."""
+    return int(s.scalar(select(func.max(Verdict.id))) or 0), removals(s, VERDICTS_WITHDRAWN)
 
 
 def curator_exists(s: Session, name: str) -> bool:

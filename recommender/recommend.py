@@ -93,7 +93,7 @@ _CURATED: dict[tuple, np.ndarray] = {}  # per process: (database, curator, verdi
 
 def _curated_ids(catalog: Catalog, s: Session, curator: str | None) -> np.ndarray:
     """Ids of the curated photos, read again only when verdicts changed (a recommendation stays O(k))."""
-    key = (catalog.db.url, curator, *verdict_signature(s, curator))
+    key = (catalog.db.url, curator, *verdict_signature(s))
     if key not in _CURATED:
         _CURATED.clear()
         _CURATED[key] = np.array(sorted(curated_photo_ids(s, curator)), np.int64)
@@ -104,7 +104,7 @@ def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
     """The taste model of the current verdicts: remembered in this process and in the index folder,
     learnt again (from the curated photos' files) when verdicts changed since."""
     with catalog.db.session() as s:
-        signature = (catalog.db.url, catalog.net.name, curator, TASTE_VERSION, *verdict_signature(s, curator))
+        signature = (catalog.db.url, catalog.net.name, curator, TASTE_VERSION, *verdict_signature(s))
     if signature in _MODELS:
         return _MODELS[signature]
     path = catalog.index.path.parent / f"taste-{catalog.net.name}-{curator or 'everyone'}.pkl"

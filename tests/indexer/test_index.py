@@ -7,7 +7,7 @@ from PIL import Image
 import indexer.vector_index as vi
 from db import Database
 from db.store import add_embedding, add_photo
-from indexer import IndexMismatchError, VectorIndex, embed, make_index, recall_at_k
+from indexer import IndexMismatchError, VectorIndex, embed
 from indexer.catalog import Catalog
 
 
@@ -78,8 +78,9 @@ def test_index_of_another_backbone_or_dimension_is_refused(db, tmp_path):
         index.search(np.ones(8, np.float32), 1)
 
 
-def test_large_index_switches_to_hnsw_with_high_recall(db, tmp_path, monkeypatch):
+def test_large_index_switches_to_ivf_with_high_recall_and_notices_removals(db, tmp_path, monkeypatch):
     monkeypatch.setattr(vi, "APPROX_THRESHOLD", 1000)
+    monkeypatch.setattr(vi, "CHUNK", 700)  # built and checked in several chunks
     rng = np.random.default_rng(4)
     centers = _unit(rng, 40, 32)
     x = centers[rng.integers(0, 40, 3000)] + rng.normal(0, 0.3, (3000, 32)).astype(np.float32)
@@ -90,15 +91,27 @@ def test_large_index_switches_to_hnsw_with_high_recall(db, tmp_path, monkeypatch
             add_embedding(s, photo.id, "test", v)
     index = VectorIndex(db, "test", 32, tmp_path / "idx").open()
     stats = index.stats()
-    assert stats["kind"] == "hnsw" and stats["vectors"] == 3000
+    assert stats["kind"] == "ivf" and stats["vectors"] == 3000
     assert stats["recall_at_10"] >= 0.95
+    curated = np.arange(1, 3001, 7)
+    _, ids = index.search(x[0], 10, among=curated)
+    assert set(ids[0]) <= set(curated)
+    from studio.service import Studio
+
+    Studio(db).delete_photo(5)  # a removal: the next query rebuilds without it
+    index.refresh()
+    assert len(index) == 2999 and 5 not in index.search(x[4], 10)[1][0]
 
 
-def test_recall_of_exact_index_is_one():
-    rng = np.random.default_rng(5)
-    idx = make_index(16, 100)
-    idx.add_with_ids(_unit(rng, 100), np.arange(100))
-    assert recall_at_k(idx) == 1.0
+def test_freshness_is_read_from_the_newest_id_and_a_removal_counter(db, tmp_path):
+    from db.store import bump, embedding_signature, verdict_signature
+
+    with db.session() as s:
+        photo, _ = add_photo(s, "a" * 64, "/p", 1, 1)
+        add_embedding(s, photo.id, "test", np.ones(4, np.float32) / 2)
+        before, verdicts = embedding_signature(s, "test"), verdict_signature(s)
+        bump(s, "verdicts_withdrawn")
+        assert embedding_signature(s, "test") == before and verdict_signature(s) != verdicts
 
 
 def test_ingest_skips_duplicates_and_reports_bad_files(tmp_path, net, photos):
