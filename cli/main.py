@@ -568,7 +568,7 @@ def index_rebuild(backbone: BackboneOpt = "auto", weights: WeightsOpt = None) ->
 
 @index_app.command("stats")
 def index_stats(backbone: BackboneOpt = "auto", weights: WeightsOpt = None, as_json: JsonOpt = False) -> None:
-    """Size, kind (flat or HNSW), GPUs and recall@10 against exact search."""
+    """Size, kind (flat or IVF), GPUs and recall@10 against exact search."""
     with user_errors():
         stats = open_studio(backbone, weights, quiet=as_json, writes=False).catalog.index.stats()
     if as_json:

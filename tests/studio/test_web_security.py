@@ -132,3 +132,19 @@ def test_cli_and_web_give_the_same_recommendation(client, site, monkeypatch):
     answer = json.loads(res.stdout[res.stdout.index("{"):])
     assert answer["params"] == web["params"] and answer["source"] == web["source"]
     assert answer["confidence"] == web["confidence"] and answer["explanation"] == web["explanation"]
+
+
+def test_a_newer_preview_stops_the_one_still_running(client, site):
+    import threading
+    import time
+
+    client.headers["X-CSRF-Token"] = sign_in(client, site)
+    photo = site["photos"]["chelsea"]
+    slow = {"photo_id": photo, "params": {"iter_n": 60, "octave_n": 3, "layer": "conv2/3x3"}}
+    answers = {}
+    first = threading.Thread(target=lambda: answers.setdefault("first", client.post("/api/preview", json=slow)))
+    first.start()
+    time.sleep(1.0)  # the first preview is dreaming by now
+    answers["second"] = client.post("/api/preview", json={"photo_id": photo, "params": {"layer": None}})
+    first.join()
+    assert answers["first"].status_code == 409 and answers["second"].status_code == 200
