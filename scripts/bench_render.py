@@ -1,6 +1,8 @@
-"""Benchmark: the book's literal mask+blend formulas vs ours, and a default render per stage.
+"""Benchmark: the book's literal mask+blend formulas vs ours; the dream vs the notebook loop
+(`scripts/notebook_dream.py`) on the same backbone and layer, with batch norms folded or not,
+in GFLOP per second beside a float32 matmul's; and a default render per stage.
 
-Run: .venv/bin/python -m scripts.bench_render   (both sides measured in this one run)
+Run: .venv/bin/python -m scripts.bench_render [--threads N]   (every side measured in this one run)
 """
 
 from __future__ import annotations
@@ -9,14 +11,19 @@ import argparse
 import time
 
 import skimage.data
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from renderer.backbones import load_backbone
 from renderer.blend import blend, keep_map
+from renderer.cost import pixel_steps
+from renderer.dream import amplify, dream, full_precision, gradient
 from renderer.images import fit_cover, resize, to_gray
 from renderer.masks import make_mask
 from renderer.params import RenderParams
 from renderer.pipeline import render, render_many
 from scripts import book_reference as book
+from scripts.notebook_dream import notebook_dream
 
 
 def best_of(fn, repeats: int) -> float:
@@ -28,11 +35,46 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
+def matmul_gflops(n: int = 2048) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n**3 / best_of(lambda: a @ b, 5) / 1e9
+
+
+def dream_gflop(net, image, params: RenderParams) -> float:
+    """GFLOP of the dream's forward and backward passes: counted at one size, scaled by pixel-steps."""
+    x = torch.rand(1, 3, 128, 128, device=net.device) * 255
+    with FlopCounterMode(display=False) as counter:
+        gradient(net, x, net.resolve(params.layer, params.post_relu), amplify)
+    return counter.get_total_flops() / 128**2 * pixel_steps(params, *image.shape[:2]) / 1e9
+
+
+def compare_dreams(image, layers: list[str]) -> None:
+    """The dream against the notebook loop, batch norms folded (as shipped) or not, on the CPU."""
+    folded, as_published = load_backbone("auto", device="cpu"), load_backbone("auto", device="cpu", fold_bn=False)
+    peak = matmul_gflops()
+    print(f"\ndream vs the notebook loop on {image.shape[1]}x{image.shape[0]}, {folded.name}, CPU, "
+          f"{torch.get_num_threads()} threads; float32 matmul: {peak:.0f} GFLOP/s")
+    print(f"{'layer':>22} {'notebook s':>11} {'dream, BN s':>12} {'dream s':>9} {'vs notebook':>12} {'GFLOP/s':>8}")
+    for layer in layers:
+        params = RenderParams(layer=layer)
+        with full_precision():
+            t_notebook = best_of(lambda p=params: notebook_dream(as_published, image, p), 2)
+        t_bn = best_of(lambda p=params: dream(as_published, image, p), 2)
+        t_ours = best_of(lambda p=params: dream(folded, image, p), 2)
+        rate = dream_gflop(folded, image, params) / t_ours
+        print(f"{layer:>22} {t_notebook:>11.2f} {t_bn:>12.2f} {t_ours:>9.2f} {t_notebook / t_ours:>11.2f}x "
+              f"{rate:>8.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=480)
     parser.add_argument("--n3", type=int, nargs="+", default=[1, 120, 180])
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--layers", nargs="+", default=["conv2/3x3_reduce", "inception_4c/output"])
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     photo = resize(skimage.data.astronaut(), args.size)
     guide = fit_cover(skimage.data.coffee(), photo.shape[1], photo.shape[0])
@@ -54,7 +96,9 @@ def main() -> None:
         t_ours = best_of(ours, 20)
         print(f"{n3:>5} {t_book:>10.4f} {t_ours:>10.5f} {t_book / t_ours:>9.0f}x")
 
-    for device in ["cpu"] + (["cuda"] if __import__("torch").cuda.is_available() else []):
+    compare_dreams(photo, args.layers)
+
+    for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         net = load_backbone("auto", device=device)
         params = RenderParams(size=args.size)
         render(photo, params, net, guide=guide)  # warm-up
