@@ -109,3 +109,14 @@ def test_batched_sweep_groups_by_dream_settings(setup, tmp_path):
     report = run(catalog, tasks, batch=8)
     assert len(report.rendered) == len(tasks) and not report.failed
     assert all(Image.open(t.output).size[0] == 64 for t in tasks)
+
+
+def test_a_sweep_over_styles_records_which_network_painted(setup, tmp_path):
+    catalog, photo_list, guides = setup
+    tasks = plan(photo_list[:1], guides[:1], BASE.replace(layer=None), parse_grid(["style=None,fast"]),
+                 tmp_path / "out")
+    report = run(catalog, tasks)
+    assert not report.failed
+    with catalog.db.session() as s:
+        models = s.scalars(select(Render.style_model).where(Render.id.in_(report.rendered))).all()
+    assert sorted(models, key=str) == [None, "magenta-arbitrary-v1-int8"]
