@@ -326,8 +326,8 @@ def recommend_and_render(
         print_json({"renders": results, "failed": failures})
     else:
         for r in results:
-            how = "fallback (no similar curated photo)" if r["fallback"] else f"confidence {r['confidence']:.2f}"
-            out.print(f"render {r['render_id']}: {r['output']} ({how})")
+            out.print(f"render {r['render_id']}: {r['output']} (chosen by the {r['source']}, "
+                      f"confidence {r['confidence']:.2f})")
         for f in failures:
             err.print(f"[red]failed:[/] {f['error']}", highlight=False)
         out.print(f"{len(results)} rendered, {len(failures)} failed")
