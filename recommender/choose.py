@@ -1,6 +1,10 @@
 """One decision rule, for every front end and for the evaluation.
 
-1. Similar curated photos liked something: their rank-aware votes decide (`ranking`).
+1. Curated photos of the same scene (similarity ≥ SCENE_SIMILARITY) liked something: their
+   rank-aware votes decide (`ranking`). Photos that are merely similar (down to MIN_SIMILARITY)
+   vote too, unless a taste model worth using is there: content similarity below the scene
+   level says little about taste, and on held-out scenes such votes were wrong more often than
+   the model.
 2. Otherwise, when the taste model beats the most-liked set on scenes it was not fitted
    on, it scores the liked sets for this photo (`taste`).
 3. Otherwise the set most curated photos have as their favourite.
@@ -23,7 +27,7 @@ from db.store import CuratedRender, params_hash
 from renderer.params import RenderParams
 
 from .ranking import MIN_SIMILARITY, Candidate, confidence, diverse, most_liked, rank
-from .taste import Library, TasteModel
+from .taste import SCENE_SIMILARITY, Library, TasteModel
 
 NEIGHBOURS = 10
 CLOSE_CALL = 0.5  # a set with at least this share of the winner's votes is a close call for the taste model
@@ -77,6 +81,11 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
     for the most-liked set; the taste model)."""
     ranked = rank(hits, rows, min_similarity)
     picks = diverse(ranked, k)
+    closest = max((sim for _, sim in hits), default=0.0)
+    if picks and closest < SCENE_SIMILARITY:
+        learned = model()
+        if learned is not None and learned.worth_it and image is not None:
+            picks = []  # another scene's votes: the taste model decides below
     if picks:
         raw = confidence(picks[0], ranked)
         learned = model()
@@ -94,8 +103,10 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
         return Choice(list(styles), styles, conf, False, "neighbours", reason, ranked)
     if not hits:
         why = f"no photo has {whose} verdicts yet"
-    elif max(sim for _, sim in hits) < min_similarity:
-        why = f"no curated photo is similar enough (closest {max(sim for _, sim in hits):.2f} < {min_similarity})"
+    elif closest < min_similarity:
+        why = f"no curated photo is similar enough (closest {closest:.2f} < {min_similarity})"
+    elif closest < SCENE_SIMILARITY:
+        why = f"no curated photo of the same scene (closest {closest:.2f} < {SCENE_SIMILARITY})"
     else:
         why = "no similar photo has a render curators marked good"
     learned = model()
