@@ -12,7 +12,7 @@ result, so each pair is described by a few numbers that mean the same on any pho
 
 Boosted and randomised trees, averaged, learn the verdicts' utility (the favourite highest).
 On 18 scikit-image scenes held out whole (`prismarec eval`), with two simulated curators, it
-matched the favourite 0.44 and 0.50 of the time where the most-liked set did 0.29 and 0.01; a
+matched the favourite 0.56 and 0.46 of the time where the most-liked set did 0.29 and 0.01; a
 wider description (CIELAB statistics, every field of the set) overfitted and did no better
 than the most-liked set. Its out-of-scene accuracy and the
 isotonic map from its top-vs-runner-up margin to that accuracy are measured by fitting on
