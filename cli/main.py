@@ -70,6 +70,13 @@ def open_db():  # noqa: ANN201 (db.Database, imported here)
     return Database(_state["db"])
 
 
+def open_records() -> Studio:
+    """The library service for commands that need no network (tag, untag, curators, delete)."""
+    from studio.service import Studio
+
+    return Studio(open_db())
+
+
 def open_studio(backbone: str, weights: Path | None, quiet: bool = False, writes: bool = True) -> Studio:
     """The library service with its backbone loaded; for commands that write, the database and
     index folder are checked first, so a read-only, locked or damaged store fails before any work."""
@@ -187,13 +194,11 @@ def tag(
     ] = False,
 ) -> None:
     """Give a verdict on a render; a curator's new verdict replaces their earlier one (history kept)."""
-    from studio.service import Studio
-
     if good == bad:
         fail("give exactly one of --good or --bad")
     verdict = "good" if good else "bad"
     with user_errors():
-        Studio(open_db()).tag([render_id], curator, verdict, score, note, new_curator=new_curator)
+        open_records().tag([render_id], curator, verdict, score, note, new_curator=new_curator)
     out.print(f"render {render_id}: {verdict}{'' if score is None else f' {score}/5'} by {curator}")
 
 
@@ -203,12 +208,10 @@ def delete_render(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
 ) -> None:
     """Delete a render: its record, its verdicts and its PNG."""
-    from studio.service import Studio
-
     if not yes and not typer.confirm(f"delete render {render_id}, its verdicts and its file?"):
         raise typer.Exit(1)
     with user_errors():
-        Studio(open_db()).delete_render(render_id)
+        open_records().delete_render(render_id)
     out.print(f"render {render_id} deleted")
 
 
@@ -219,12 +222,10 @@ def delete_photo(
 ) -> None:
     """Remove a photo from the catalogue with its renders (PNGs included) and their verdicts.
     The photo's own file is left where it is."""
-    from studio.service import Studio
-
     if not yes and not typer.confirm(f"delete photo {photo_id} with all its renders and verdicts?"):
         raise typer.Exit(1)
     with user_errors():
-        count = Studio(open_db()).delete_photo(photo_id)
+        count = open_records().delete_photo(photo_id)
     out.print(f"photo {photo_id} deleted with {count} render(s)")
 
 
@@ -234,10 +235,8 @@ def untag(
     curator: Annotated[str, typer.Option(help="Whose verdict to withdraw")],
 ) -> None:
     """Withdraw a curator's verdict on a render (it stays in the history and no longer counts)."""
-    from studio.service import Studio
-
     with user_errors():
-        withdrawn = Studio(open_db()).untag(render_id, curator)
+        withdrawn = open_records().untag(render_id, curator)
     if not withdrawn:
         fail(f"{curator} has no verdict on render {render_id}")
     out.print(f"render {render_id}: {curator}'s verdict withdrawn")
@@ -423,10 +422,8 @@ def curator_add(name: Annotated[str, typer.Argument(help="Curator name, recorded
 @curator_app.command("list")
 def curator_list(as_json: JsonOpt = False) -> None:
     """Curators, how many current verdicts each has, and whether they can sign in."""
-    from studio.service import Studio
-
     with user_errors():
-        found = Studio(open_db()).curators()
+        found = open_records().curators()
     if as_json:
         print_json([vars(c) for c in found])
         return
@@ -440,10 +437,8 @@ def curator_list(as_json: JsonOpt = False) -> None:
 def curator_remove(name: Annotated[str, typer.Argument(help="Curator name")]) -> None:
     """Revoke a curator's sign-in. Their verdicts stay and keep counting (withdraw them with `untag`);
     a curator without any verdict is deleted."""
-    from studio.service import Studio
-
     with user_errors():
-        Studio(open_db()).remove_curator(name)
+        open_records().remove_curator(name)
     out.print(f"curator {name}: removed (sign-in revoked)")
 
 

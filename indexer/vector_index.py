@@ -170,10 +170,10 @@ class VectorIndex:
             queries, truth = self._exact_sample()
             for nprobe in NPROBES:
                 self.meta.nprobe = nprobe
-                if self._recall(queries, truth) >= TARGET_RECALL:
+                recall = self._recall(queries, truth)
+                if recall >= TARGET_RECALL:
                     break
-            log.info("index %s: searching %d lists reaches recall@10 %.3f", self.path, nprobe,
-                     self._recall(queries, truth))
+            log.info("index %s: searching %d lists reaches recall@10 %.3f", self.path, nprobe, recall)
         self._save()
         return self
 

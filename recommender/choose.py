@@ -77,24 +77,22 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
            image: np.ndarray | None, *, k: int = 5, min_similarity: float = MIN_SIMILARITY,
            whose: str = "the curators'") -> Choice:
     """Decide for one photo. `hits`: (photo id, similarity) of curated neighbours; `rows`: their
-    verdicts; `every_row` and `model` are asked for only when needed (all verdicts that count,
-    for the most-liked set; the taste model)."""
+    verdicts; `every_row` (all verdicts that count, for the most-liked set) is asked for only
+    when needed; `model` gives the taste model (learnt once per set of verdicts)."""
     ranked = rank(hits, rows, min_similarity)
     picks = diverse(ranked, k)
     closest = max((sim for _, sim in hits), default=0.0)
-    if picks and closest < SCENE_SIMILARITY:
-        learned = model()
-        if learned is not None and learned.worth_it and image is not None:
-            picks = []  # another scene's votes: the taste model decides below
+    learned = model()
+    trusted = learned is not None and learned.worth_it and image is not None  # a taste model worth using
+    if trusted and closest < SCENE_SIMILARITY:
+        picks = []  # another scene's votes: the taste model decides below
     if picks:
         raw = confidence(picks[0], ranked)
-        learned = model()
         votes = learned.votes if learned is not None else None
         conf = float(votes.predict([raw])[0]) if votes is not None else raw
         reason = "similar curated photos liked it"
         close = [c for c in picks[:3] if c.total >= CLOSE_CALL * picks[0].total]
-        if learned is not None and learned.worth_it and image is not None and len(close) > 1 and all(
-                params_hash(c.params) in learned.library.styles for c in close):
+        if trusted and len(close) > 1 and all(params_hash(c.params) in learned.library.styles for c in close):
             best = close[int(np.argmax(learned.score(image, [params_hash(c.params) for c in close])))]
             if best is not picks[0]:
                 picks = [best, *[c for c in picks if c is not best]]
@@ -109,8 +107,7 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
         why = f"no curated photo of the same scene (closest {closest:.2f} < {SCENE_SIMILARITY})"
     else:
         why = "no similar photo has a render curators marked good"
-    learned = model()
-    if learned is not None and learned.worth_it and image is not None:
+    if trusted:
         scored = learned.rank(image)
         styles = {key: learned.library.styles[key] for key in scored.keys[: k + 1]}
         return Choice(list(styles), styles, scored.confidence, True, "taste model",

@@ -20,11 +20,15 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from .params import BACKBONES
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 log = logging.getLogger(__name__)
 
@@ -204,15 +208,34 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def weights_file(given: str | os.PathLike | None, cached_name: str, network: str) -> Path | None:
+    """A weights file: the one given (which must exist), else torchvision's cached `cached_name`, else None."""
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise BackboneError(f"{network} weights file {path} does not exist")
+        return path
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / cached_name
+    return cached if cached.is_file() and cached.stat().st_size > 0 else None
+
+
+def torchvision_state(path: Path | str | None, weights: WeightsEnum, cached_name: str, network: str,
+                      remedy: str) -> tuple[dict, str]:
+    """(state dict, where it came from): the file when there is one, else torchvision's download
+    of `weights`; without either, a BackboneError saying where to put the file, and `remedy`."""
+    if path:
+        return torch.load(path, map_location="cpu", weights_only=True), str(path)
+    try:
+        return weights.get_state_dict(progress=True), weights.url
+    except Exception as exc:  # network errors come in many types
+        raise BackboneError(
+            f"{network} weights are not cached and could not be downloaded ({exc}); put {cached_name} in "
+            f"{Path(torch.hub.get_dir()) / 'checkpoints'}, {remedy}") from None
+
+
 def googlenet_weights_path(weights: str | os.PathLike | None = None) -> Path | None:
     """The GoogLeNet weights file: the one given, else torchvision's cache, else None."""
-    if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise BackboneError(f"GoogLeNet weights file {path} does not exist")
-        return path
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / GOOGLENET_FILE
-    return cached if cached.is_file() and cached.stat().st_size > 0 else None
+    return weights_file(weights, GOOGLENET_FILE, "GoogLeNet")
 
 
 def resolve_backbone_name(name: str = "auto", weights: str | os.PathLike | None = None) -> str:
@@ -260,19 +283,8 @@ def _googlenet(weights_path: str) -> tuple[nn.Module, str]:
     from torchvision.models import GoogLeNet_Weights, googlenet
 
     model = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True)
-    if weights_path:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-        source = weights_path
-    else:
-        try:
-            state = GoogLeNet_Weights.IMAGENET1K_V1.get_state_dict(progress=True)
-        except Exception as exc:  # network errors come in many types
-            raise BackboneError(
-                f"GoogLeNet weights are not cached and could not be downloaded ({exc}); "
-                f"put {GOOGLENET_FILE} in {Path(torch.hub.get_dir()) / 'checkpoints'}, pass --weights FILE, "
-                "or use --backbone efficientnet-lite0"
-            ) from None
-        source = GoogLeNet_Weights.IMAGENET1K_V1.url
+    state, source = torchvision_state(weights_path, GoogLeNet_Weights.IMAGENET1K_V1, GOOGLENET_FILE, "GoogLeNet",
+                                      "pass --weights FILE, or use --backbone efficientnet-lite0")
     state = {k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))}
     try:
         model.load_state_dict(state)

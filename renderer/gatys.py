@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .backbones import BackboneError, default_device
+from .backbones import BackboneError, default_device, torchvision_state, weights_file
 
 GATYS_MODEL = "vgg19-gatys"
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
@@ -39,13 +39,7 @@ STD = (0.229, 0.224, 0.225)
 
 def vgg19_weights_path(path: str | os.PathLike | None = None) -> Path | None:
     """The weights file: the one given (or `PRISMAREC_VGG19`), else torchvision's cache, else None."""
-    given = path or os.environ.get("PRISMAREC_VGG19")
-    if given:
-        if not Path(given).is_file():
-            raise BackboneError(f"VGG-19 weights file {given} does not exist")
-        return Path(given)
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
-    return cached if cached.is_file() and cached.stat().st_size > 0 else None
+    return weights_file(path or os.environ.get("PRISMAREC_VGG19"), VGG19_FILE, "VGG-19")
 
 
 def load_vgg19(path: str | None = None, device: str | None = None) -> nn.Module:
@@ -61,17 +55,8 @@ def _load_vgg19(found: str | None, device: str) -> nn.Module:
     from torchvision.models import VGG19_Weights, vgg19
 
     features = vgg19(weights=None).features  # the classifier is never used: only its convolutions load
-    if found is not None:
-        state, source = torch.load(found, map_location="cpu", weights_only=True), str(found)
-    else:
-        try:
-            state = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True)
-        except Exception as exc:  # network errors come in many types
-            raise BackboneError(
-                f"style=gatys needs VGG-19 ImageNet weights: none cached and the download failed ({exc}); put "
-                f"{VGG19_FILE} in {Path(torch.hub.get_dir()) / 'checkpoints'} or name the file with PRISMAREC_VGG19"
-            ) from None
-        source = VGG19_Weights.IMAGENET1K_V1.url
+    state, source = torchvision_state(found, VGG19_Weights.IMAGENET1K_V1, VGG19_FILE, "VGG-19 (for style=gatys)",
+                                      "or name the file with PRISMAREC_VGG19")
     try:
         features.load_state_dict({k.removeprefix("features."): v for k, v in state.items()
                                   if k.startswith("features.")})

@@ -121,14 +121,16 @@ class Studio:
                              max_seconds: float | None = DEFAULT_MAX_SECONDS) -> AutoRender:
         """Recommend parameters for a photo and render it; `adjust` overrides fields of the choice,
         `auto_guide` takes the guide of the render that decided (else `guide`)."""
+        from .recording import render_and_record
+
         found = self.photo(photo)
         rec = self.recommend(found, min_similarity=min_similarity, curator=curator)
         params = adjust(rec.params) if adjust else rec.params
         chosen = rec.guide_id if auto_guide and rec.guide_id is not None else guide
-        render_id, _ = self.render(found, params, output, guide=chosen, max_seconds=max_seconds)
-        guide_id = self.guide(chosen)[0] if chosen is not None else None
+        entry = self.guide(chosen) if chosen is not None else None
+        render_id, _ = render_and_record(self.catalog, found, params, output, guide=entry, max_seconds=max_seconds)
         return AutoRender(str(photo) if not isinstance(photo, int) else found.path, render_id, str(output), params,
-                          guide_id, rec)
+                          entry[0] if entry else None, rec)
 
     def check_curator(self, name: str | None) -> None:
         """Refuse an unknown curator name before any work is done."""
