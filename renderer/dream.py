@@ -20,13 +20,14 @@ from .params import RenderParams
 
 TILE = 512  # largest side dreamt in one piece
 MARGIN = 64  # context around each tile so its centre matches the untiled gradient
+ALIGN = 64  # tiles start on the network's coarsest grid and end where the image's parity keeps it
 
-Objective = Callable[[torch.Tensor], torch.Tensor]
+Objective = Callable[[torch.Tensor], torch.Tensor]  # activation -> d objective / d activation
 
 
 def amplify(act: torch.Tensor) -> torch.Tensor:
-    """½‖activation‖² per image; its gradient is the activation itself (the book's L2 objective)."""
-    return 0.5 * act.pow(2).sum()
+    """The book's L2 objective, ½‖activation‖², whose gradient is the activation itself."""
+    return act.detach()
 
 
 def toward(guide_features: torch.Tensor) -> Objective:
@@ -36,11 +37,9 @@ def toward(guide_features: torch.Tensor) -> Objective:
     """
     def objective(act: torch.Tensor) -> torch.Tensor:
         n, c = act.shape[:2]
-        x = act.reshape(n, c, -1)
-        with torch.no_grad():
-            best = torch.einsum("ncp,cm->npm", x, guide_features).argmax(-1)  # [N, P]
-            target = guide_features.T[best].permute(0, 2, 1)  # [N, C, P]
-        return (x * target).sum()
+        x = act.detach().reshape(n, c, -1)
+        best = torch.einsum("ncp,cm->npm", x, guide_features).argmax(-1)  # [N, P]
+        return guide_features.T[best].permute(0, 2, 1).reshape(act.shape)
 
     return objective
 
@@ -61,9 +60,18 @@ def guide_features(net: Backbone, guide: np.ndarray, layer: tuple[int, torch.nn.
 def gradient(net: Backbone, img: torch.Tensor, layer: tuple, objective: Objective) -> torch.Tensor:
     """d objective / d pixels for a batch `[N, 3, H, W]` in 0-255 units."""
     x = img.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
-    loss = objective(net.activation(net.normalize(x), layer))
-    (grad,) = torch.autograd.grad(loss, x)
+    act = net.activation(net.normalize(x), layer)
+    (grad,) = torch.autograd.grad(act, x, grad_outputs=objective(act))
     return grad
+
+
+def _window(start: int, stop: int, size: int, margin: int) -> tuple[int, int]:
+    """The span dreamt for pixels [start, stop) of an axis of `size`: `margin` of context, widened
+    so that every strided layer's "same" padding, which depends on the parity of its input size,
+    falls as it does on the whole image (else a tile's features sit half a stride off)."""
+    lo = max(start - margin, 0) // ALIGN * ALIGN
+    hi = min(stop + margin, size)
+    return lo, hi + (size - hi) % ALIGN
 
 
 def _tiled_gradient(net: Backbone, img: torch.Tensor, layer: tuple, objective: Objective,
@@ -75,8 +83,7 @@ def _tiled_gradient(net: Backbone, img: torch.Tensor, layer: tuple, objective: O
     for y0 in range(0, h, tile):
         for x0 in range(0, w, tile):
             y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-            ya, xa = max(y0 - margin, 0), max(x0 - margin, 0)
-            yb, xb = min(y1 + margin, h), min(x1 + margin, w)
+            (ya, yb), (xa, xb) = _window(y0, y1, h, margin), _window(x0, x1, w, margin)
             g = gradient(net, img[..., ya:yb, xa:xb], layer, objective)
             grad[..., y0:y1, x0:x1] = g[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]
     return grad
@@ -126,15 +133,16 @@ def _dream(net: Backbone, images: np.ndarray | Sequence[np.ndarray], params: Ren
     for octave_base in reversed(octaves):
         if detail.shape != octave_base.shape:
             detail = F.interpolate(detail, size=octave_base.shape[-2:], mode="bilinear", align_corners=False)
-        img = octave_base + detail
+        # The image stays rolled between steps: each step rolls it only by the change of jitter.
+        img, shift = (octave_base + detail).contiguous(memory_format=torch.channels_last), (0, 0)
         for _ in range(params.iter_n):
             ox, oy = rng.integers(-params.jitter, params.jitter + 1, 2)
-            img = torch.roll(img, (int(oy), int(ox)), (-2, -1))
+            img, shift = torch.roll(img, (int(oy) - shift[0], int(ox) - shift[1]), (-2, -1)), (int(oy), int(ox))
             g = _tiled_gradient(net, img, layer, objective, tile, margin)
-            scale = g.abs().mean((1, 2, 3), keepdim=True).clamp_min(1e-8)
-            img = torch.roll(img + params.step_size / scale * g, (-int(oy), -int(ox)), (-2, -1))
+            img.addcmul_(g, params.step_size / g.abs().mean((1, 2, 3), keepdim=True).clamp_min(1e-8))
             if on_step:
                 on_step()
+        img = torch.roll(img, (-shift[0], -shift[1]), (-2, -1))
         detail = img - octave_base
 
     out = img.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

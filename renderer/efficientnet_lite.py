@@ -19,17 +19,78 @@ _BN = {"eps": 1e-3, "momentum": 0.01}
 
 
 class SameConv2d(nn.Conv2d):
-    """Conv2d with TensorFlow's asymmetric "same" padding, needed by the converted weights."""
+    """Conv2d with TensorFlow's "same" padding, needed by the converted weights.
+
+    As published, the input is padded into a copy first. In the inference form (`pad_inside`)
+    the convolution pads by itself, saving a copy forward and another backward at every dream
+    step: where "same" puts one more pixel after than before, the kernel gets a leading row or
+    column of zeros so that symmetric padding lands the taps where TensorFlow's would.
+    """
+
+    pad_inside = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ih, iw = x.shape[-2:]
-        kh, kw = self.kernel_size
-        sh, sw = self.stride
-        ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
-        pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
-        if ph or pw:
-            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        if self.pad_inside:
+            weight, padding = weight_and_padding(self, x)
+            return F.conv2d(x, weight, self.bias, self.stride, padding, self.dilation, self.groups)
+        (top, bottom), (left, right) = _same_padding(self, x)
+        return F.conv2d(F.pad(x, [left, right, top, bottom]), self.weight, self.bias, self.stride, 0, self.dilation,
+                        self.groups)
+
+
+def _same_padding(conv: nn.Conv2d, x: torch.Tensor) -> list[tuple[int, int]]:
+    """TensorFlow's (before, after) padding per spatial axis: any odd pixel goes after."""
+    pads = []
+    for size, k, s in zip(x.shape[-2:], conv.kernel_size, conv.stride, strict=True):
+        total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return pads
+
+
+def weight_and_padding(conv: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+    """The kernel and symmetric padding that apply `conv` to `x` without a padded copy."""
+    if not isinstance(conv, SameConv2d):
+        return conv.weight, list(conv.padding)
+    weight, pads = conv.weight, _same_padding(conv, x)
+    for axis, (before, after) in enumerate(pads):
+        if after > before:
+            weight = F.pad(weight, [1, 0] if axis else [0, 0, 1, 0])
+    return weight, [after for _, after in pads]
+
+
+class _FusedConvReLU6(torch.autograd.Function):
+    """conv → ReLU6 as one oneDNN kernel, and the input's gradient only (the network is frozen).
+
+    Saves the clipping pass and its output tensor at every forward of the dream; ReLU6's
+    gradient is read from the clipped output, which is exact (0 < y < 6 where 0 < x < 6).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: list[int],
+                stride: list[int], groups: int) -> torch.Tensor:
+        y = torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, [1, 1], groups, "hardtanh",
+                                                    [0.0, 6.0], "")
+        ctx.save_for_backward(x, weight, y)
+        ctx.conv = padding, stride, groups
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple:
+        x, weight, y = ctx.saved_tensors
+        padding, stride, groups = ctx.conv
+        grad = torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)
+        grad_x, _, _ = torch.ops.aten.convolution_backward(grad, x, weight, None, stride, padding, [1, 1], False,
+                                                           [0, 0], groups, [True, False, False])
+        return grad_x, None, None, None, None, None
+
+
+def conv_relu6(conv: nn.Conv2d, bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """ReLU6(bn(conv(x))): fused on the CPU once the batch norm is folded into the convolution."""
+    if (isinstance(bn, nn.Identity) and getattr(conv, "pad_inside", True) and x.device.type == "cpu"
+            and x.dtype == torch.float32 and torch.backends.mkldnn.is_available() and not conv.weight.requires_grad):
+        weight, padding = weight_and_padding(conv, x)
+        return _FusedConvReLU6.apply(x, weight, conv.bias, padding, list(conv.stride), conv.groups)
+    return F.relu6(bn(conv(x)))
 
 
 class MBConv(nn.Module):
@@ -49,8 +110,8 @@ class MBConv(nn.Module):
         self.skip = stride == 1 and cin == cout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.relu6(self._bn0(self._expand_conv(x))) if self.has_expand else x
-        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = conv_relu6(self._expand_conv, self._bn0, x) if self.has_expand else x
+        y = conv_relu6(self._depthwise_conv, self._bn1, y)
         y = self._bn2(self._project_conv(y))
         return x + y if self.skip else y
 
@@ -61,7 +122,7 @@ class Stem(nn.Module):
         self.conv, self.bn = conv, bn
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu6(self.bn(self.conv(x)))
+        return conv_relu6(self.conv, self.bn, x)
 
 
 class EfficientNetLite0(nn.Module):

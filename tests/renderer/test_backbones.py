@@ -78,3 +78,42 @@ def test_unusable_weights_file_is_a_clear_error(tmp_path):
         load_backbone("googlenet", tmp_path / "missing.pth", device="cpu")
     with pytest.raises(BackboneError, match="unknown backbone 'vgg'"):
         load_backbone("vgg")
+
+
+def _pixels(photo: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(photo.astype(np.float32)).permute(2, 0, 1)[None]
+
+
+def test_googlenet_sees_what_torchvision_feeds_it(weights_file, photos):
+    """One affine map from pixels replaces ImageNet normalisation plus torchvision's `transform_input`."""
+    net = load_backbone("googlenet", weights_file, device="cpu")
+    reference = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True).eval()
+    reference.load_state_dict(torch.load(weights_file, weights_only=True))
+    x = _pixels(photos["coffee"][:224, :224])
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    pooled = []
+    reference.avgpool.register_forward_hook(lambda module, args, out: pooled.append(out.flatten(1)))
+    with torch.no_grad():
+        reference((x / 255 - mean) / std)
+    expected = pooled[0]
+    torch.testing.assert_close(net.pooled(net.normalize(x)), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(160, 160), (161, 203)])  # even sizes pad TensorFlow's odd way
+def test_inference_form_computes_the_published_network(photos, net, shape):
+    """Folded batch norms, padding inside the convolutions and fused conv → ReLU6 change speed only:
+    activations and the dream's input gradients match the network as published."""
+    published = load_backbone("efficientnet-lite0", device="cpu", inference_form=False)
+    x = _pixels(photos["chelsea"][: shape[0], : shape[1]])
+    for layer in ["stem", "conv2/3x3_reduce", "blocks.7", "head"]:
+        grads = []
+        for backbone in (net, published):
+            pixels = x.clone().requires_grad_(True)
+            act = backbone.activation(backbone.normalize(pixels), layer)
+            (grad,) = torch.autograd.grad(0.5 * act.pow(2).sum(), pixels)
+            grads.append((act.detach(), grad))
+        (act, grad), (act_ref, grad_ref) = grads
+        assert (act - act_ref).abs().max() <= 1e-4 * act_ref.abs().max(), layer
+        # rounding may flip a ReLU6 gate sitting on its kink, so gradients agree on average
+        assert (grad - grad_ref).abs().mean() <= 1e-3 * grad_ref.abs().mean(), layer
