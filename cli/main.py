@@ -557,13 +557,15 @@ def index_rebuild(backbone: BackboneOpt = "auto", weights: WeightsOpt = None) ->
     """Recreate the index file from the database."""
     with user_errors():
         catalog = open_studio(backbone, weights).catalog
-        catalog.index.rebuild()
-        out.print(f"rebuilt {catalog.index.path}: {len(catalog.index)} vectors")
+        meta = catalog.index.rebuild().meta
+        out.print(f"rebuilt {catalog.index.path}: {len(catalog.index)} vectors ({meta.kind}) in "
+                  f"{meta.build_seconds:.1f} s, process peak {meta.build_peak_mb:.0f} MB")
 
 
 @index_app.command("stats")
 def index_stats(backbone: BackboneOpt = "auto", weights: WeightsOpt = None, as_json: JsonOpt = False) -> None:
-    """Size, kind (flat or IVF), GPUs and recall@10 against exact search."""
+    """Size, kind (flat or IVF) and lists searched, the last build's time and peak memory, GPUs, and
+    recall@10 against exact search."""
     with user_errors():
         stats = open_studio(backbone, weights, quiet=as_json, writes=False).catalog.index.stats()
     if as_json:

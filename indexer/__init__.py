@@ -1,6 +1,2 @@
-"""Photo embeddings and their FAISS index, kept in step with the database."""
-
-from .embed import embed
-from .vector_index import IndexMismatchError, VectorIndex, make_index
-
-__all__ = ["IndexMismatchError", "VectorIndex", "embed", "make_index"]
+"""Photo embeddings (`indexer.embed`) and their FAISS index (`indexer.vector_index`), kept in step
+with the database. Nothing is imported here, so that the index can be built without torch."""

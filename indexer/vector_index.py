@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -53,6 +55,8 @@ class IndexMeta:
     kind: str  # "flat" or "ivf"
     removed: int = 0  # the database's embedding-removal counter when the index was built
     nprobe: int = 0  # lists an IVF search visits (0 for flat)
+    build_seconds: float = 0.0  # the last full rebuild
+    build_peak_mb: float = 0.0  # the rebuilding process's peak resident memory, whatever else it did
 
 
 def lists_for(count: int) -> int:
@@ -149,6 +153,7 @@ class VectorIndex:
 
     def rebuild(self) -> VectorIndex:
         """Build from the database in chunks (trained on a random sample first when approximate)."""
+        start = time.perf_counter()
         with self.db.session() as s:
             count = embedding_count(s, self.backbone)
             _, removed = embedding_signature(s, self.backbone)
@@ -174,6 +179,8 @@ class VectorIndex:
                 if recall >= TARGET_RECALL:
                     break
             log.info("index %s: searching %d lists reaches recall@10 %.3f", self.path, nprobe, recall)
+        self.meta.build_seconds = round(time.perf_counter() - start, 2)
+        self.meta.build_peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
         self._save()
         return self
 
@@ -256,7 +263,10 @@ class VectorIndex:
             self.open()
         assert self.index is not None and self.meta is not None
         info = {"backbone": self.backbone, "dim": self.dim, "vectors": int(self.index.ntotal), "kind": self.meta.kind,
-                "file": str(self.path), "gpus": faiss.get_num_gpus(), "recall_at_10": 1.0}
+                "nprobe": self.meta.nprobe, "file": str(self.path),
+                "file_mb": round(self.path.stat().st_size / 2**20, 1),
+                "build_seconds": self.meta.build_seconds, "build_peak_mb": self.meta.build_peak_mb,
+                "gpus": faiss.get_num_gpus(), "recall_at_10": 1.0}
         if self.meta.kind != "flat" and self.index.ntotal:
             info["recall_at_10"] = self.recall_at_k(queries, k)
         return info

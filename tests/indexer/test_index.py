@@ -7,8 +7,9 @@ from PIL import Image
 import indexer.vector_index as vi
 from db import Database
 from db.store import add_embedding, add_photo
-from indexer import IndexMismatchError, VectorIndex, embed
 from indexer.catalog import Catalog
+from indexer.embed import embed
+from indexer.vector_index import IndexMismatchError, VectorIndex
 
 
 @pytest.fixture
@@ -91,7 +92,8 @@ def test_large_index_switches_to_ivf_with_high_recall_and_notices_removals(db, t
             add_embedding(s, photo.id, "test", v)
     index = VectorIndex(db, "test", 32, tmp_path / "idx").open()
     stats = index.stats()
-    assert stats["kind"] == "ivf" and stats["vectors"] == 3000
+    assert stats["kind"] == "ivf" and stats["vectors"] == 3000 and stats["nprobe"] > 0
+    assert stats["build_seconds"] > 0 and stats["build_peak_mb"] > 0
     assert stats["recall_at_10"] >= 0.95
     curated = np.arange(1, 3001, 7)
     _, ids = index.search(x[0], 10, among=curated)

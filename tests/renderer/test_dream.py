@@ -97,7 +97,7 @@ def test_googlenet_layer_table_covers_torchvision_modules():
     assert len(GOOGLENET_LAYERS) == 7 + 9 * 8 + 3
 
 
-def test_render_many_batches_like_single_renders_and_reports_failures(net, photos):
+def test_render_many_matches_single_renders_and_reports_failures(net, photos):
     from renderer.pipeline import render_many
 
     a = RenderParams(size=96, iter_n=3, octave_n=2, layer="blocks.3")
