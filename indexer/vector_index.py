@@ -29,7 +29,7 @@ import faiss
 import numpy as np
 
 from db import Database, StorageError, index_dir
-from db.store import embedding_count, embedding_matrix, embedding_signature
+from db.store import embedding_count, embedding_matrix, embedding_sample, embedding_signature
 from renderer.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class VectorIndex:
             _, removed = embedding_signature(s, self.backbone)
             self.index = make_index(self.dim, count)
             if not self.index.is_trained:
-                sample = embedding_matrix(s, self.backbone, limit=TRAIN_PER_LIST * lists_for(count), sample=True)[2]
+                sample = embedding_sample(s, self.backbone, TRAIN_PER_LIST * lists_for(count))
                 log.info("index %s: training %d lists on %d vectors", self.path, lists_for(count), len(sample))
                 self.index.train(sample)
         self.meta = IndexMeta(self.backbone, self.dim, 0, 0, "flat", removed)
@@ -280,7 +280,7 @@ class VectorIndex:
         """(queries, their exact k nearest photo ids), one pass over the database in chunks."""
         rng = np.random.default_rng(seed)
         with self.db.session() as s:
-            q = embedding_matrix(s, self.backbone, limit=queries, sample=True)[2]
+            q = embedding_sample(s, self.backbone, queries, seed)
         q = q + rng.normal(0, 0.01, q.shape).astype(np.float32)
         q /= np.linalg.norm(q, axis=1, keepdims=True)
         best_sims = np.full((len(q), k), -np.inf, np.float32)
