@@ -70,6 +70,17 @@ def make_index(dim: int, count: int) -> faiss.Index:
     return faiss.IndexIDMap2(faiss.index_factory(dim, f"IVF{lists_for(count)},SQ8", faiss.METRIC_INNER_PRODUCT))
 
 
+def peak_memory_mb() -> float:
+    """This process's peak resident memory: Linux's VmHWM, which starts afresh at exec (getrusage's
+    maximum also counts what a parent held when it spawned this process), else getrusage's."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
 @contextmanager
 def _threads(count: int) -> Iterator[None]:
     before = faiss.omp_get_max_threads()
@@ -180,7 +191,7 @@ class VectorIndex:
                     break
             log.info("index %s: searching %d lists reaches recall@10 %.3f", self.path, nprobe, recall)
         self.meta.build_seconds = round(time.perf_counter() - start, 2)
-        self.meta.build_peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+        self.meta.build_peak_mb = peak_memory_mb()
         self._save()
         return self
 
