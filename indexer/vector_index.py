@@ -27,6 +27,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from sqlalchemy.orm import Session
 
 from db import Database, StorageError, index_dir
 from db.store import embedding_count, embedding_matrix, embedding_sample, embedding_signature
@@ -170,9 +171,7 @@ class VectorIndex:
             _, removed = embedding_signature(s, self.backbone)
             self.index = make_index(self.dim, count)
             if not self.index.is_trained:
-                sample = embedding_sample(s, self.backbone, TRAIN_PER_LIST * lists_for(count))
-                log.info("index %s: training %d lists on %d vectors", self.path, lists_for(count), len(sample))
-                self.index.train(sample)
+                self._train(s, count)
         self.meta = IndexMeta(self.backbone, self.dim, 0, 0, "flat", removed)
         while True:
             with self.db.session() as s:
@@ -180,6 +179,7 @@ class VectorIndex:
             if not len(photo_ids):
                 break
             self._add(photo_ids, emb_ids, vectors)
+            del photo_ids, emb_ids, vectors  # else this chunk is still held while the next is read
         empty = np.zeros(0, np.int64)
         self._add(empty, empty, np.zeros((0, self.dim), np.float32))  # sets kind and count, also when empty
         if self.meta.kind == "ivf":
@@ -194,6 +194,12 @@ class VectorIndex:
         self.meta.build_peak_mb = peak_memory_mb()
         self._save()
         return self
+
+    def _train(self, s: Session, count: int) -> None:
+        """Train on a random sample, released before the vectors are added (0.8 GB at 10⁶ photos)."""
+        sample = embedding_sample(s, self.backbone, TRAIN_PER_LIST * lists_for(count))
+        log.info("index %s: training %d lists on %d vectors", self.path, lists_for(count), len(sample))
+        self.index.train(sample)
 
     def _needs_new_kind(self, count: int) -> bool:
         return self.meta is not None and self.meta.kind == "flat" and count >= APPROX_THRESHOLD
