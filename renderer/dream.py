@@ -26,14 +26,14 @@ Objective = Callable[[torch.Tensor], torch.Tensor]  # activation -> d objective 
 
 
 def amplify(act: torch.Tensor) -> torch.Tensor:
-    """The book's L2 objective, ½‖activation‖², whose gradient is the activation itself."""
+    """The gradient of the book's L2 objective, ½‖activation‖²: the activation itself."""
     return act.detach()
 
 
 def toward(guide_features: torch.Tensor) -> Objective:
     """Push each position toward the guide feature with the highest dot product.
 
-    `guide_features` is `[C, M]`; the gradient at each position is that best-matching vector.
+    `guide_features` is `[C, M]`; the gradient returned at each position is that best-matching vector.
     """
     def objective(act: torch.Tensor) -> torch.Tensor:
         n, c = act.shape[:2]
