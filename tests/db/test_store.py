@@ -1,10 +1,14 @@
+import hashlib
 import json
 import multiprocessing as mp
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select
+from sqlalchemy import Connection, create_engine, func, select
 
 from db import Database, Render, Verdict
 from db.session import alembic_config
@@ -118,22 +122,26 @@ def test_bad_url_is_a_clear_error():
         Database("not a url")
 
 
-def test_upgrade_from_first_revision_keeps_and_backfills_data(tmp_path):
-    from alembic import command
-    from sqlalchemy import create_engine
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+@contextmanager
+def _database_at(url: str, revision: str) -> Iterator[Connection]:
+    """A database at an old schema revision holding photo 1, for the caller to fill as that version did."""
     engine = create_engine(url)
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+        command.upgrade(cfg, revision)
         conn.exec_driver_sql("INSERT INTO photos VALUES (1, 'h', '/p.png', 1, 1, '2026-01-01')")
+        yield conn
+    engine.dispose()
+
+
+def test_upgrade_from_first_revision_keeps_and_backfills_data(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with _database_at(url, "0001") as conn:
         conn.exec_driver_sql(
             "INSERT INTO renders (id, photo_id, params, params_hash, output_path, timings, created_at) "
             f"VALUES (1, 1, '{RenderParams(layer='conv2/3x3', mask='stdmean').to_json()}', 'x', '/o.png', '{{}}', "
             "'2026-01-01')")
-    engine.dispose()
     with Database(url).session() as s:
         render = s.get(Render, 1)
         assert (render.layer, render.mask) == ("conv2/3x3", "stdmean")
@@ -162,18 +170,10 @@ def test_simultaneous_tags_leave_one_current_verdict_per_curator(db):
 def test_a_database_with_values_todays_rules_reject_upgrades_and_loads(tmp_path):
     """Rows written at revision 0002 (conv layers then dreamt after ReLU; values out of today's
     ranges, an unknown key; two current verdicts from a race) upgrade without losing anything."""
-    from alembic import command
-    from sqlalchemy import create_engine
-
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
-    cfg = alembic_config()
     stored = {**RenderParams().to_dict(), "convd_big_factor": 50.0, "n3": 9000, "all_mask": True}
     del stored["post_relu"]
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002")
-        conn.exec_driver_sql("INSERT INTO photos VALUES (1, 'h', '/p.png', 1, 1, '2026-01-01')")
+    with _database_at(url, "0002") as conn:
         conn.exec_driver_sql("INSERT INTO curators (id, name, created_at) VALUES (1, 'ann', '2026-01-01')")
         conn.exec_driver_sql(
             "INSERT INTO renders (id, photo_id, params, params_hash, output_path, timings, created_at, layer, mask) "
@@ -181,7 +181,6 @@ def test_a_database_with_values_todays_rules_reject_upgrades_and_loads(tmp_path)
         for vid, verdict in ((1, "bad"), (2, "good")):
             conn.exec_driver_sql("INSERT INTO verdicts (id, render_id, curator_id, verdict, score, current, created_at)"
                                  " VALUES (?, 1, 1, ?, 4, 1, '2026-01-01')", (vid, verdict))
-    engine.dispose()
     db = Database(url)
     with db.session() as s:
         [row] = curated(s)
@@ -195,25 +194,14 @@ def test_a_database_with_values_todays_rules_reject_upgrades_and_loads(tmp_path)
 
 def test_renders_stored_before_the_style_stage_are_found_again_after_the_upgrade(tmp_path):
     """A version-2 row (no style fields) gets today's text and hash, so a resumed sweep finds it."""
-    import hashlib
-
-    from alembic import command
-    from sqlalchemy import create_engine
-
     url = f"sqlite:///{tmp_path / 'v2.db'}"
-    engine = create_engine(url)
-    cfg = alembic_config()
     stored = {k: v for k, v in RenderParams(n2=40).to_dict().items() if not k.startswith("style")}
     text = json.dumps(stored, sort_keys=True)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
-        conn.exec_driver_sql("INSERT INTO photos VALUES (1, 'h', '/p.png', 1, 1, '2026-01-01')")
+    with _database_at(url, "0003") as conn:
         conn.exec_driver_sql(
             "INSERT INTO renders (id, photo_id, params, params_version, params_hash, output_path, timings, created_at,"
             " layer, mask) VALUES (1, 1, ?, 2, ?, '/o.png', '{}', '2026-01-01', 'conv2/3x3_reduce', 'otsu')",
             (text, hashlib.sha256(text.encode()).hexdigest()))
-    engine.dispose()
     with Database(url).session() as s:
         render = s.get(Render, 1)
         assert render.params_version == PARAMS_VERSION and render.style_model is None
