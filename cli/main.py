@@ -504,7 +504,7 @@ def evaluate_cmd(
     groups: Annotated[Path | None, typer.Option(
         help="JSON file mapping photo file names (or paths) to scene names; default: group by similarity")] = None,
     protocol: Annotated[list[str] | None, typer.Option(
-        help="photo (leave one photo out), scene (leave a whole scene out); default both")] = None,
+        help="photo (a fifth of the photos held out at a time), scene (whole scenes held out); default both")] = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
     as_json: JsonOpt = False,

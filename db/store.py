@@ -294,6 +294,17 @@ def curated(s: Session, photo_ids: Iterable[int] | None = None, curator: str | N
     return [CuratedRender(r[0], r[1], r[2], stored_params(r[1], r[3], r[7]), r[4], r[5], r[6]) for r in s.execute(q)]
 
 
+def untagged(s: Session, photo_ids: Iterable[int], curator: str | None = None) -> list[tuple[int, RenderParams]]:
+    """(photo id, parameters) of the renders of these photos that carry no current verdict (of that
+    curator): a curator who tagged some of a photo's renders saw these and passed them over."""
+    tagged = select(Verdict.id).where(Verdict.render_id == Render.id, Verdict.current.is_(True))
+    if curator is not None:
+        tagged = tagged.join(Curator, Curator.id == Verdict.curator_id).where(Curator.name == curator)
+    q = (select(Render.photo_id, Render.id, Render.params, Render.params_version)
+         .where(Render.photo_id.in_(list(photo_ids)), ~tagged.exists()).order_by(Render.id))
+    return [(r[0], stored_params(r[1], r[2], r[3])) for r in s.execute(q)]
+
+
 def curated_photo_ids(s: Session, curator: str | None = None) -> list[int]:
     """Photos with at least one current verdict (of that curator), for searching among them only."""
     q = select(Render.photo_id).join(Verdict, Verdict.render_id == Render.id).where(Verdict.current.is_(True))

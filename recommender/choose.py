@@ -1,24 +1,27 @@
 """One decision rule, for every front end and for the evaluation.
 
 1. Curated photos of the same scene (similarity ≥ SCENE_SIMILARITY) liked something: their
-   rank-aware votes decide (`ranking`). Photos that are merely similar (down to MIN_SIMILARITY)
-   vote too, unless a taste model worth using is there: content similarity below the scene
-   level says little about taste, and on held-out scenes such votes were wrong more often than
-   the model.
+   rank-aware votes (`ranking`) shortlist three sets, and the taste model, when one is worth
+   using, picks among them for this photo (crops of one scene keep different shares of the
+   photo, so their favourites differ). A photo curated itself keeps its own favourite.
+   Photos that are merely similar (down to MIN_SIMILARITY) vote too, unless a taste model
+   worth using is there: content similarity below the scene level says little about taste,
+   and on held-out scenes such votes were wrong more often than the model.
 2. Otherwise, when the taste model beats the most-liked set on scenes it was not fitted
    on, it scores the liked sets for this photo (`taste`).
 3. Otherwise the set most curated photos have as their favourite.
 4. With nothing liked at all, the book's defaults.
 
 Confidence is a probability of matching the curator's favourite: isotonic maps fitted on
-held-out outcomes (leave-one-photo-out for votes, leave-scenes-out for the model), and for
-the most-liked set its measured hit rate.
+held-out outcomes (photos held out a fifth at a time for rule 1, scenes for the model), and
+for the most-liked set its measured hit rate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
@@ -26,11 +29,12 @@ from sklearn.isotonic import IsotonicRegression
 from db.store import CuratedRender, params_hash
 from renderer.params import RenderParams
 
-from .ranking import MIN_SIMILARITY, Candidate, confidence, diverse, most_liked, rank
+from .ranking import MIN_SIMILARITY, SAME_PHOTO, Candidate, confidence, diverse, most_liked, rank
 from .taste import SCENE_SIMILARITY, Library, TasteModel
 
 NEIGHBOURS = 10
-CLOSE_CALL = 0.5  # a set with at least this share of the winner's votes is a close call for the taste model
+SHORTLIST = 3  # the taste model picks among this many of the neighbours' best sets
+FOLDS = 5
 
 
 @dataclass
@@ -44,30 +48,47 @@ class Choice:
     ranked: list[Candidate] = field(default_factory=list)  # the neighbour ranking, for the explanation
 
 
-def calibrate_votes(lib: Library) -> IsotonicRegression | None:
-    """Map raw vote confidence to the chance of matching the favourite, leaving each photo out."""
+def shortlist(picks: list[Candidate], ranked: list[Candidate],
+              score: Callable[[list[str]], np.ndarray]) -> list[Candidate]:
+    """The neighbours' picks with the best-scored of their first SHORTLIST moved to the front,
+    unless the photo was curated itself (its own favourite stands)."""
+    if any(sp.similarity >= SAME_PHOTO and sp.weight > 0 for c in ranked for sp in c.support):
+        return picks
+    head = picks[:SHORTLIST]
+    best = head[int(np.argmax(score([params_hash(c.params) for c in head])))]
+    return [best, *[c for c in picks if c is not best]]
+
+
+def calibrate_votes(model: TasteModel) -> IsotonicRegression | None:
+    """Map raw vote confidence to the chance that rule 1 matches the favourite, on photos held out a
+    fifth at a time (each fold takes photos of many scenes; the taste model is refitted without them)."""
+    lib = model.library
     raw, hit = [], []
-    for pid in lib.photo_ids:
-        if lib.favourite(pid) is None:
-            continue
-        others = [p for p in lib.photo_ids if p != pid]
-        sims = sorted(((p, float(lib.vectors[p] @ lib.vectors[pid])) for p in others), key=lambda kv: -kv[1])
-        rows = [r for p, _ in sims[:NEIGHBOURS] for r in lib.rows[p]]
-        ranked = rank(sims[:NEIGHBOURS], rows)
-        picks = diverse(ranked, 0)
-        if picks:
-            raw.append(confidence(picks[0], ranked))
-            hit.append(params_hash(picks[0].params) == lib.favourite(pid))
+    for held in lib.spread([p for p in lib.photo_ids if lib.favourite(p)], FOLDS):
+        train = [p for p in lib.photo_ids if p not in held]
+        scorer = model.held_out_scorer(train) if model.worth_it else None
+        for pid in held:
+            sims = sorted(((p, float(lib.vectors[p] @ lib.vectors[pid])) for p in train), key=lambda kv: -kv[1])
+            near = sims[:NEIGHBOURS]
+            if not near or (scorer is not None and near[0][1] < SCENE_SIMILARITY):
+                continue  # rule 2 decides there
+            ranked = rank(near, [r for p, _ in near for r in lib.rows[p]])
+            picks = diverse(ranked, SHORTLIST)
+            if picks and scorer is not None:
+                picks = shortlist(picks, ranked, partial(scorer, pid))
+            if picks:
+                raw.append(confidence(picks[0], ranked))
+                hit.append(params_hash(picks[0].params) == lib.favourite(pid))
     if len(set(hit)) < 2:
         return None
     return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, hit)
 
 
 def learn(lib: Library, rows: list[CuratedRender] | None = None) -> TasteModel:
-    """The taste model of a library, with the calibration of its neighbour votes and the most-liked
-    set of `rows` (default: the library's verdicts)."""
+    """The taste model of a library, with the calibration of rule 1 and the most-liked set of `rows`
+    (default: the library's verdicts)."""
     model = TasteModel(lib).fit()
-    model.votes = calibrate_votes(lib)
+    model.votes = calibrate_votes(model)
     model.most_liked_set = most_liked(rows if rows is not None else [r for p in lib.photo_ids for r in lib.rows[p]])
     return model
 
@@ -87,16 +108,15 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
     if trusted and closest < SCENE_SIMILARITY:
         picks = []  # another scene's votes: the taste model decides below
     if picks:
+        reason = "similar curated photos liked it"
+        if trusted and all(params_hash(c.params) in learned.library.styles for c in picks[:SHORTLIST]):
+            first = picks[0]
+            picks = shortlist(picks, ranked, lambda keys: learned.score(image, keys))
+            if picks[0] is not first:
+                reason += f"; of their {SHORTLIST} favourite sets the taste model chose it for this photo"
         raw = confidence(picks[0], ranked)
         votes = learned.votes if learned is not None else None
         conf = float(votes.predict([raw])[0]) if votes is not None else raw
-        reason = "similar curated photos liked it"
-        close = [c for c in picks[:3] if c.total >= CLOSE_CALL * picks[0].total]
-        if trusted and len(close) > 1 and all(params_hash(c.params) in learned.library.styles for c in close):
-            best = close[int(np.argmax(learned.score(image, [params_hash(c.params) for c in close])))]
-            if best is not picks[0]:
-                picks = [best, *[c for c in picks if c is not best]]
-                reason = "similar curated photos liked it; of their close favourites the taste model chose it"
         styles = {params_hash(c.params): c.params for c in picks}
         return Choice(list(styles), styles, conf, False, "neighbours", reason, ranked)
     if not hits:

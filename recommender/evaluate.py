@@ -2,8 +2,8 @@
 
 Two protocols over the curated photos:
 
-* `photo` — leave one photo out: the other crops of its scene stay in the pool (a re-photograph
-  of something curated);
+* `photo` — a fifth of the photos held out at a time, spread over the scenes: the other crops of
+  a held-out photo's scene stay in the pool (a re-photograph of something curated);
 * `scene` — leave one scene out: every photo of the scene (near-duplicates found by content
   similarity, or a `--groups` file) is held out together (a photo unlike anything curated).
 
@@ -27,13 +27,13 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 from db import Database
 from db.models import Photo
-from db.store import curated, embedding_matrix, params_hash
+from db.store import curated, embedding_matrix, params_hash, untagged
 from renderer.backbones import Backbone
 from renderer.images import ImageError, load_image
 from renderer.params import RenderParams
 from renderer.pipeline import render
 
-from .choose import NEIGHBOURS, Choice, choose, learn
+from .choose import FOLDS, NEIGHBOURS, Choice, choose, learn
 from .ranking import diverse, most_liked, rank
 from .taste import Library, TasteModel
 
@@ -130,6 +130,7 @@ def evaluate(db: Database, net: Backbone, *, size: int = 96, curator: str | None
         rows = curated(s, curator=curator)
         photo_ids, _, vectors = embedding_matrix(s, net.name)
         paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_({r.photo_id for r in rows}))}
+        passed_over = untagged(s, paths, curator)
     vec = {int(p): v for p, v in zip(photo_ids, vectors, strict=True)}
     images = {}
     for pid, path in paths.items():
@@ -137,7 +138,7 @@ def evaluate(db: Database, net: Backbone, *, size: int = 96, curator: str | None
             images[pid] = load_image(path)
         except ImageError as exc:
             log.warning("skipping photo %d: %s", pid, exc)
-    lib = Library.build(images, vec, rows)
+    lib = Library.build(images, vec, rows, passed_over)
     if groups is not None:
         names = {p: groups.get(paths[p]) or groups.get(Path(paths[p]).name) for p in lib.photo_ids}
         labels = {name: i for i, name in enumerate(sorted({n for n in names.values() if n}))}
@@ -151,19 +152,15 @@ def evaluate(db: Database, net: Backbone, *, size: int = 96, curator: str | None
     reports = {}
     for protocol in protocols:
         scene_ids = sorted({lib.scene[p] for p in liked_photos})
-        folds = ([[p] for p in liked_photos] if protocol == "photo" else
+        folds = (lib.spread(liked_photos, FOLDS) if protocol == "photo" else
                  [[p for p in liked_photos if lib.scene[p] == sc] for sc in scene_ids])
         scores = {m: MethodScore() for m in METHODS}
         confidences, hits, fallbacks = [], [], 0
-        models: dict[int, TasteModel] = {}  # per held-out scene
         for held in folds:
-            held_scenes = {lib.scene[p] for p in held}
             train = [p for p in lib.photo_ids if p not in held and
-                     (protocol == "photo" or lib.scene[p] not in held_scenes)]
+                     (protocol == "photo" or lib.scene[p] != lib.scene[held[0]])]
             sub = lib.subset(train)
-            if not held_scenes <= set(models):  # learnt without the scene, so no photo sees its own verdicts
-                models[min(held_scenes)] = learn(lib.subset([p for p in train if lib.scene[p] not in held_scenes]))
-            model = models[min(held_scenes)]
+            model = learn(sub)  # learnt without the held photos, as `recommend` learns without a new one
             for query in held:
                 picks, choice = _picks(sub, train, query, images[query], model, rng)
                 favourite = lib.styles[lib.favourite(query)]

@@ -10,7 +10,15 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from db.models import Photo
-from db.store import curated, curated_photo_ids, curator_exists, embedding_matrix, params_hash, verdict_signature
+from db.store import (
+    curated,
+    curated_photo_ids,
+    curator_exists,
+    embedding_matrix,
+    params_hash,
+    untagged,
+    verdict_signature,
+)
 from indexer.catalog import Catalog
 from renderer.files import atomic_write
 from renderer.images import ImageError, load_image
@@ -21,7 +29,7 @@ from .ranking import MIN_SIMILARITY, Candidate
 from .taste import Library, TasteModel
 
 log = logging.getLogger(__name__)
-TASTE_VERSION = 2  # bump when the model's features change: stored models are then learnt again
+TASTE_VERSION = 3  # bump when the model's features change: stored models are then learnt again
 MAX_LIBRARY = 2000  # the newest curated photos the taste model learns from
 
 
@@ -130,6 +138,7 @@ def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
         rows = curated(s, curator=curator)
         ids = sorted({r.photo_id for r in rows})[-MAX_LIBRARY:]
         paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_(ids))}
+        passed_over = untagged(s, ids, curator)
         photo_ids, _, matrix = embedding_matrix(s, catalog.net.name)
     wanted = set(ids)
     vectors = {int(pid): v for pid, v in zip(photo_ids, matrix, strict=True) if int(pid) in wanted}
@@ -142,7 +151,7 @@ def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
             unreadable.append(str(exc))
     if unreadable:
         log.warning("taste model: %d curated photos unreadable, left out (first: %s)", len(unreadable), unreadable[0])
-    return learn(Library.build(images, vectors, [r for r in rows if r.photo_id in images]), rows)
+    return learn(Library.build(images, vectors, [r for r in rows if r.photo_id in images], passed_over), rows)
 
 
 def recommend(catalog: Catalog, photo_path: str, k: int = 5, min_similarity: float = MIN_SIMILARITY,

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine, func, select
 
 from db import Database, Render, Verdict
 from db.session import alembic_config
-from db.store import add_photo, add_render, curated, find_render, tag
+from db.store import add_photo, add_render, curated, find_render, tag, untagged
 from renderer.params import PARAMS_VERSION, RenderParams
 
 
@@ -84,6 +84,21 @@ def test_find_render_matches_photo_guide_and_params(db):
         assert find_render(s, photo_id, None, RenderParams()).id == render_id
         assert find_render(s, photo_id, None, RenderParams(n1=3)) is None
         assert find_render(s, photo_id, 7, RenderParams()) is None
+
+
+def test_untagged_renders_are_those_without_a_current_verdict_of_the_curator(db):
+    photo_id, liked = _render(db)
+    with db.session() as s:
+        add_render(s, photo_id, None, RenderParams(n1=3), "efficientnet-lite0", "/p.png", {})
+        disliked = add_render(s, photo_id, None, RenderParams(n1=5), "efficientnet-lite0", "/q.png", {}).id
+        tag(s, liked, "ann", "good", 5)
+        tag(s, disliked, "bob", "bad", 1)
+    with db.session() as s:
+        assert {p.n1 for _, p in untagged(s, [photo_id])} == {3}
+        assert {p.n1 for _, p in untagged(s, [photo_id], "ann")} == {3, 5}  # bob's verdict is not ann's
+        assert {p.n1 for _, p in untagged(s, [photo_id], "bob")} == {RenderParams().n1, 3}
+        assert untagged(s, [photo_id + 1]) == []
+        assert all(pid == photo_id for pid, _ in untagged(s, [photo_id]))
 
 
 def test_params_round_trip_through_the_database(db):

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from db import Database
-from db.store import CuratedRender
+from db.store import CuratedRender, params_hash
 from indexer.catalog import Catalog
 from recommender.evaluate import evaluate
 from recommender.ranking import best_per_photo, rank, style_of
@@ -108,7 +108,6 @@ def test_taste_model_carries_a_rule_about_the_look_to_unseen_photos(net):
     fitted on some real photos, applies the rule to photos it has never seen."""
     import skimage.data
 
-    from db.store import params_hash
     from indexer.embed import embed
     from recommender.taste import Library, TasteModel, look, small
 
@@ -205,3 +204,33 @@ def test_suggestions_are_new_scenes_first_and_spread_out(curation, tmp_path, pho
     nearest = {ids[p.photo_id]: p.nearest_curated for p in picks}
     assert names[0] != "rocket-again" and {names[0], names[1]} != {"coins-a", "coins-b"}  # new scenes, spread out
     assert nearest["rocket-again"] > 0.6 and max(v for n, v in nearest.items() if n != "rocket-again") < 0.6
+
+
+def test_the_taste_model_picks_among_the_neighbours_shortlist_unless_the_photo_was_curated_itself():
+    from recommender.choose import SHORTLIST, shortlist
+    from recommender.ranking import diverse
+
+    sets = [RenderParams(n1=n) for n in (3, 5, 7, 9)]
+    rows = [CuratedRender(1, 10 + i, None, p, "good", 5 - i, "a") for i, p in enumerate(sets)]
+
+    def prefers_n1_9(keys: list[str]) -> np.ndarray:
+        return np.array([float(k == params_hash(sets[3])) + 0.5 * (k == params_hash(sets[2])) for k in keys])
+
+    ranked = rank([(1, 0.9)], rows)
+    picks = diverse(ranked, 5)
+    chosen = shortlist(picks, ranked, prefers_n1_9)
+    assert SHORTLIST == 3 and chosen[0].params == sets[2]  # the fourth set is not on the shortlist
+    assert sorted(c.params.n1 for c in chosen) == [3, 5, 7, 9]
+    itself = rank([(1, 1.0)], rows)
+    assert shortlist(diverse(itself, 5), itself, prefers_n1_9)[0].params == sets[0]
+
+
+def test_a_photos_grades_put_untagged_renders_between_good_and_bad(photos):
+    from recommender.taste import Library
+
+    fav, good, seen, bad = (RenderParams(n1=n) for n in (3, 5, 7, 9))
+    rows = [CuratedRender(1, 1, None, fav, "good", 5, "a"), CuratedRender(1, 2, None, good, "good", 4, "a"),
+            CuratedRender(1, 4, None, bad, "bad", 1, "a")]
+    lib = Library.build({1: photos["coffee"]}, {1: np.ones(4) / 2}, rows, [(1, seen), (1, fav.replace(size=64))])
+    grades = {lib.styles[k].n1: g for k, g in lib.grades(1).items()}
+    assert grades == {3: 3, 5: 2, 7: 1, 9: 0}  # the favourite at another size is still tagged
