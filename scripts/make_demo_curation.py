@@ -20,6 +20,14 @@ A second simulated curator, `--taste vivid` (curator "vivid"), has a different r
 * bright photos (mean luma > 0.5) want the `rb_rate` dither (below 1) and dark ones none;
 * and it favours deep layers on colourful photos, shallow ones on pale photos.
 
+A third, `--taste warm` (curator "warm"), judges by a trait the other two ignore, the photo's
+colour balance (mean red minus mean blue, `warmth`):
+
+* warm photos (warmth > 0.05) should keep little of the photo (near 0.35) and get
+  `enhance=Color`; cool or neutral ones keep more (near 0.65) and want no colour boost;
+* high-contrast photos (luma std > 0.22) want the `rb_rate` dither;
+* and it favours deep layers on bright photos (mean luma > 0.45).
+
 Per photo, the two best renders are tagged good (scores 5 and 4) and the two worst bad,
 by the curator "simulated" (or "vivid"). Because the rule depends on the photo's content, similar photos
 (crops of one scene) share their best parameters and different scenes differ: the kind of
@@ -72,8 +80,10 @@ def variants(image: np.ndarray, count: int) -> list[np.ndarray]:
 def photo_traits(image: np.ndarray) -> dict[str, float]:
     gray = to_gray(resize(image, 160))
     hsv = color.rgb2hsv(resize(image, 160))
+    small = resize(image, 160) / 255.0
     return {"luma": float(gray.mean()), "contrast": float(gray.std()), "saturation": float(hsv[..., 1].mean()),
-            "edges": float((filters.sobel(gray) > 0.05).mean())}
+            "edges": float((filters.sobel(gray) > 0.05).mean()),
+            "warmth": float(small[..., 0].mean() - small[..., 2].mean())}
 
 
 def simulated_score(traits: dict[str, float], params: RenderParams, kept: float) -> float:
@@ -103,7 +113,17 @@ def vivid_score(traits: dict[str, float], params: RenderParams, kept: float) -> 
     return score + (0.6 if deep == colourful else 0.0)
 
 
-TASTES = {"simulated": simulated_score, "vivid": vivid_score}
+def warm_score(traits: dict[str, float], params: RenderParams, kept: float) -> float:
+    """The third simulated curator; see the module docstring."""
+    warm = traits["warmth"] > 0.05
+    score = -abs(kept - (0.35 if warm else 0.65)) * 2
+    score += 0.7 if (params.enhance == "Color") == warm else 0.0
+    score += 0.5 if (params.rb_rate < 1) == (traits["contrast"] > 0.22) else 0.0
+    deep = (params.layer or "").startswith("inception")
+    return score + (0.6 if deep == (traits["luma"] > 0.45) else 0.0)
+
+
+TASTES = {"simulated": simulated_score, "vivid": vivid_score, "warm": warm_score}
 # More real scenes from scikit-image (grey ones converted to RGB), for evaluations across scenes.
 MORE_NAMES = (*NAMES, "moon", "page", "clock", "brick", "grass", "gravel", "cell", "colorwheel", "text")
 
