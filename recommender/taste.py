@@ -214,7 +214,9 @@ class TasteModel:
         self.calibration: IsotonicRegression | None = None
         self.accuracy = 0.0
         self.most_liked_rate = 0.0
-        self.votes: IsotonicRegression | None = None  # calibration of neighbour votes (`choose.learn`)
+        self.votes: IsotonicRegression | None = None  # calibration of rule 1 (`choose.measure_shortlist`)
+        self.picks_from_shortlist = False  # the model picks among the neighbours' shortlist (same place)
+        self.shortlist_rate = self.votes_rate = 0.0  # rule 1's held-out top-1 with and without the model
         self.most_liked_set: RenderParams | None = None  # the favourite of the most photos (`choose.learn`)
 
     @property

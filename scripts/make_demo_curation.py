@@ -33,7 +33,7 @@ by the curator "simulated" (or "vivid"). Because the rule depends on the photo's
 (crops of one scene) share their best parameters and different scenes differ: the kind of
 data on which a recommender can be checked.
 
-Run: .venv/bin/python -m scripts.make_demo_curation [--size 160] [--variants 4] [--taste vivid]
+Run: .venv/bin/python -m scripts.make_demo_curation [--size 160] [--variants 4] [--taste vivid|warm]
 [--scenes more]
 """
 

@@ -234,3 +234,13 @@ def test_a_photos_grades_put_untagged_renders_between_good_and_bad(photos):
     lib = Library.build({1: photos["coffee"]}, {1: np.ones(4) / 2}, rows, [(1, seen), (1, fav.replace(size=64))])
     grades = {lib.styles[k].n1: g for k, g in lib.grades(1).items()}
     assert grades == {3: 3, 5: 2, 7: 1, 9: 0}  # the favourite at another size is still tagged
+
+
+def test_the_warm_curator_boosts_colour_on_warm_photos_only(photos):
+    from scripts.make_demo_curation import photo_traits, warm_score
+
+    colour, plain = RenderParams(enhance="Color"), RenderParams(enhance=None)
+    coffee, rocket = photo_traits(photos["coffee"]), photo_traits(photos["rocket"])
+    assert coffee["warmth"] > 0.05 > rocket["warmth"]  # a brown cup; a grey-blue sky
+    assert warm_score(coffee, colour, 0.35) > warm_score(coffee, plain, 0.35)
+    assert warm_score(rocket, colour, 0.65) < warm_score(rocket, plain, 0.65)
