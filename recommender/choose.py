@@ -79,13 +79,14 @@ def measure_shortlist(model: TasteModel) -> None:
             picks = diverse(ranked, SHORTLIST)
             if not picks:
                 continue
-            ways = {False: picks} if scorer is None else {False: picks,
-                                                          True: shortlist(picks, ranked, partial(scorer, pid))}
+            ways = {False: picks}
+            if scorer is not None:
+                ways[True] = shortlist(picks, ranked, partial(scorer, pid))
             for way, chosen in ways.items():
                 outcomes[way][0].append(confidence(chosen[0], ranked))
                 outcomes[way][1].append(params_hash(chosen[0].params) == lib.favourite(pid))
-    model.shortlist_rate, model.votes_rate = (float(np.mean(h)) if h else 0.0 for _, h in (outcomes[True],
-                                                                                            outcomes[False]))
+    rate = {way: float(np.mean(hit)) if hit else 0.0 for way, (_, hit) in outcomes.items()}
+    model.shortlist_rate, model.votes_rate = rate[True], rate[False]
     model.picks_from_shortlist = bool(outcomes[True][1]) and model.shortlist_rate > model.votes_rate
     raw, hit = outcomes[model.picks_from_shortlist]
     model.votes = (IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, hit)
