@@ -133,25 +133,46 @@ def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
     return model
 
 
+@dataclass
+class _Seen:
+    """What learning computed from a library's photos, by content (SHA-256): kept for this process's
+    next learning, since a server learns again after every verdict. It shares the model's arrays."""
+
+    small: dict[str, np.ndarray] = field(default_factory=dict)  # thumbnails
+    outcomes: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # (photo, set) -> outcome
+
+
+_SEEN: dict[tuple[str, str | None], _Seen] = {}  # per process: (database URL, curator) -> the last library
+
+
 def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
+    """Learn from the newest curated photos; files are read (and outcomes computed) only for photos
+    this process has not learnt from before."""
     with catalog.db.session() as s:
         rows = curated(s, curator=curator)
         ids = sorted({r.photo_id for r in rows})[-MAX_LIBRARY:]
-        paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_(ids))}
+        photos = {p.id: (p.path, p.sha256) for p in s.query(Photo).where(Photo.id.in_(ids))}
         passed_over = untagged(s, ids, curator)
         photo_ids, _, matrix = embedding_matrix(s, catalog.net.name)
     wanted = set(ids)
     vectors = {int(pid): v for pid, v in zip(photo_ids, matrix, strict=True) if int(pid) in wanted}
     log.info("learning taste from %d curated photos", len(ids))
+    seen = _SEEN.get((catalog.db.url, curator), _Seen())
     images, unreadable = {}, []
-    for pid, path in paths.items():
+    for pid, (path, sha) in photos.items():
         try:
-            images[pid] = load_image(path)
+            images[pid] = seen.small[sha] if sha in seen.small else load_image(path)
         except ImageError as exc:
             unreadable.append(str(exc))
     if unreadable:
         log.warning("taste model: %d curated photos unreadable, left out (first: %s)", len(unreadable), unreadable[0])
-    return learn(Library.build(images, vectors, [r for r in rows if r.photo_id in images], passed_over), rows)
+    by_sha = {sha: pid for pid, (_, sha) in photos.items()}
+    known = {(by_sha[sha], key): v for (sha, key), v in seen.outcomes.items() if sha in by_sha}
+    library = Library.build(images, vectors, [r for r in rows if r.photo_id in images], passed_over, known)
+    model = learn(library, rows)
+    _SEEN[catalog.db.url, curator] = _Seen({photos[pid][1]: library.images[pid] for pid in library.photo_ids},
+                                           {(photos[pid][1], key): v for (pid, key), v in library.outcomes.items()})
+    return model
 
 
 def recommend(catalog: Catalog, photo_path: str, k: int = 5, min_similarity: float = MIN_SIMILARITY,

@@ -109,11 +109,13 @@ class Library:
     looks: dict[int, np.ndarray] = field(default_factory=dict)
     favs: dict[int, str] = field(default_factory=dict)
     passed_over: dict[int, list[str]] = field(default_factory=dict)  # untagged sets of each photo
-    _outcomes: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    outcomes: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)  # (photo, set) -> outcome
 
     @classmethod
     def build(cls, images: dict[int, np.ndarray], vectors: dict[int, np.ndarray], rows: list[CuratedRender],
-              untagged: list[tuple[int, RenderParams]] = ()) -> Library:
+              untagged: list[tuple[int, RenderParams]] = (),
+              outcomes: dict[tuple[int, str], np.ndarray] | None = None) -> Library:
+        """`outcomes`: those already computed for these photos, reused (they are the slow part)."""
         tagged = {r.photo_id for r in rows}
         ids = sorted(pid for pid in images if pid in vectors and pid in tagged)
         labels = scenes(np.stack([vectors[i] for i in ids])) if ids else []
@@ -133,7 +135,7 @@ class Library:
         shrunk = {i: small(images[i]) for i in ids}
         return cls(ids, shrunk, vectors, dict(zip(ids, map(int, labels), strict=True)), by_photo, styles,
                    {i: look(shrunk[i]) for i in ids}, favourites([r for r in rows if r.photo_id in shrunk]),
-                   dict(passed_over))
+                   dict(passed_over), dict(outcomes or {}))
 
     def subset(self, photo_ids: list[int]) -> Library:
         """The library of some of these photos, sharing small images, looks and remembered outcomes."""
@@ -143,7 +145,7 @@ class Library:
         styles |= {key: self.styles[key] for keys in passed_over.values() for key in keys}
         return Library(keep, self.images, self.vectors, {p: self.scene[p] for p in keep},
                        {p: self.rows[p] for p in keep}, styles, self.looks,
-                       {p: self.favs[p] for p in keep if p in self.favs}, passed_over, self._outcomes)
+                       {p: self.favs[p] for p in keep if p in self.favs}, passed_over, self.outcomes)
 
     def grades(self, pid: int) -> dict[str, int]:
         """Each set rendered for this photo, with its grade: the best verdict it got, or untagged."""
@@ -182,9 +184,9 @@ class Library:
             if pid is None:
                 result = outcome(image_small, self.styles[key])
             else:
-                if (pid, key) not in self._outcomes:
-                    self._outcomes[pid, key] = outcome(image_small, self.styles[key])
-                result = self._outcomes[pid, key]
+                if (pid, key) not in self.outcomes:
+                    self.outcomes[pid, key] = outcome(image_small, self.styles[key])
+                result = self.outcomes[pid, key]
             rows.append(np.r_[photo_look, set_vector(self.styles[key]), result])
         return np.stack(rows)
 

@@ -244,3 +244,23 @@ def test_the_warm_curator_boosts_colour_on_warm_photos_only(photos):
     assert coffee["warmth"] > 0.05 > rocket["warmth"]  # a brown cup; a grey-blue sky
     assert warm_score(coffee, colour, 0.35) > warm_score(coffee, plain, 0.35)
     assert warm_score(rocket, colour, 0.65) < warm_score(rocket, plain, 0.65)
+
+
+def test_learning_again_reuses_thumbnails_and_what_each_set_does_to_each_photo(curation, monkeypatch):
+    from recommender import recommend as recommending
+    from recommender import taste
+
+    computed = []
+    real = taste.outcome
+    monkeypatch.setattr(taste, "outcome", lambda image, params: computed.append(params) or real(image, params))
+    monkeypatch.setattr(recommending, "_SEEN", {})
+    first = recommending._learn(curation, None)
+    assert len(computed) == len(first.library.outcomes) > 0
+    computed.clear()
+    monkeypatch.setattr(recommending, "load_image", lambda path: pytest.fail(f"{path} read again"))
+    second = recommending._learn(curation, None)  # as after a verdict: the model is learnt again
+    assert computed == [] and second.library.outcomes.keys() == first.library.outcomes.keys()
+    assert all(np.array_equal(second.library.images[p], first.library.images[p]) for p in first.library.photo_ids)
+    assert all(np.array_equal(second.library.looks[p], first.library.looks[p]) for p in first.library.photo_ids)
+    pid, key = next(iter(second.library.outcomes))
+    assert np.array_equal(second.library.outcomes[pid, key], real(first.library.images[pid], first.library.styles[key]))
