@@ -69,12 +69,14 @@ def add_embedding(s: Session, photo_id: int, backbone: str, vector: np.ndarray) 
     return emb
 
 
-def embedding_matrix(s: Session, backbone: str, after_id: int = 0, limit: int | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def embedding_matrix(s: Session, backbone: str, after_id: int = 0, limit: int | None = None, *,
+                     photo_ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(photo ids, embedding ids, float32 [N, D]) for one backbone, embedding ids > after_id in
-    order, at most `limit` of them."""
+    order, at most `limit` of them (of `photo_ids` only, when given)."""
     q = select(Embedding.photo_id, Embedding.id, Embedding.vector).where(
         Embedding.backbone == backbone, Embedding.id > after_id)
+    if photo_ids is not None:
+        q = q.where(Embedding.photo_id.in_(list(photo_ids)))
     return _as_arrays(s.execute(q.order_by(Embedding.id).limit(limit)).all())
 
 

@@ -128,8 +128,8 @@ def evaluate(db: Database, net: Backbone, *, size: int = 96, curator: str | None
     """
     with db.session() as s:
         rows = curated(s, curator=curator)
-        photo_ids, _, vectors = embedding_matrix(s, net.name)
         paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_({r.photo_id for r in rows}))}
+        photo_ids, _, vectors = embedding_matrix(s, net.name, photo_ids=paths)
         passed_over = untagged(s, paths, curator)
     vec = {int(p): v for p, v in zip(photo_ids, vectors, strict=True)}
     images = {}

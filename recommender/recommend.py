@@ -153,9 +153,8 @@ def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
         ids = sorted({r.photo_id for r in rows})[-MAX_LIBRARY:]
         photos = {p.id: (p.path, p.sha256) for p in s.query(Photo).where(Photo.id.in_(ids))}
         passed_over = untagged(s, ids, curator)
-        photo_ids, _, matrix = embedding_matrix(s, catalog.net.name)
-    wanted = set(ids)
-    vectors = {int(pid): v for pid, v in zip(photo_ids, matrix, strict=True) if int(pid) in wanted}
+        photo_ids, _, matrix = embedding_matrix(s, catalog.net.name, photo_ids=ids)
+    vectors = {int(pid): v for pid, v in zip(photo_ids, matrix, strict=True)}
     log.info("learning taste from %d curated photos", len(ids))
     seen = _SEEN.get((catalog.db.url, curator), _Seen())
     images, unreadable = {}, []

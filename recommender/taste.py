@@ -124,18 +124,17 @@ class Library:
             if r.photo_id in images and r.photo_id in vectors:
                 by_photo[r.photo_id].append(r)
         styles = {style_key(r.params): style_of(r.params) for r in rows}
-        passed_over: dict[int, list[str]] = defaultdict(list)
+        tagged_sets = {pid: {style_key(r.params) for r in photo_rows} for pid, photo_rows in by_photo.items()}
+        seen: dict[int, dict[str, RenderParams]] = defaultdict(dict)  # oldest render first
         for pid, params in untagged:
-            key = style_key(params)
-            if pid in by_photo and key not in passed_over[pid] and all(style_key(r.params) != key
-                                                                       for r in by_photo[pid]):
-                passed_over[pid] = [*passed_over[pid], key][-MAX_PASSED_OVER:]
-        learnt = {key for keys in passed_over.values() for key in keys}
-        styles |= {style_key(params): style_of(params) for _, params in untagged if style_key(params) in learnt}
+            if pid in by_photo and style_key(params) not in tagged_sets[pid]:
+                seen[pid].setdefault(style_key(params), style_of(params))
+        passed_over = {pid: list(sets)[-MAX_PASSED_OVER:] for pid, sets in seen.items()}
+        styles |= {key: seen[pid][key] for pid, keys in passed_over.items() for key in keys}
         shrunk = {i: small(images[i]) for i in ids}
         return cls(ids, shrunk, vectors, dict(zip(ids, map(int, labels), strict=True)), by_photo, styles,
                    {i: look(shrunk[i]) for i in ids}, favourites([r for r in rows if r.photo_id in shrunk]),
-                   dict(passed_over), dict(outcomes or {}))
+                   passed_over, dict(outcomes or {}))
 
     def subset(self, photo_ids: list[int]) -> Library:
         """The library of some of these photos, sharing small images, looks and remembered outcomes."""

@@ -78,12 +78,12 @@ def variants(image: np.ndarray, count: int) -> list[np.ndarray]:
 
 
 def photo_traits(image: np.ndarray) -> dict[str, float]:
-    gray = to_gray(resize(image, 160))
-    hsv = color.rgb2hsv(resize(image, 160))
-    small = resize(image, 160) / 255.0
-    return {"luma": float(gray.mean()), "contrast": float(gray.std()), "saturation": float(hsv[..., 1].mean()),
+    small = resize(image, 160)
+    gray, rgb = to_gray(small), small / 255.0
+    return {"luma": float(gray.mean()), "contrast": float(gray.std()),
+            "saturation": float(color.rgb2hsv(small)[..., 1].mean()),
             "edges": float((filters.sobel(gray) > 0.05).mean()),
-            "warmth": float(small[..., 0].mean() - small[..., 2].mean())}
+            "warmth": float(rgb[..., 0].mean() - rgb[..., 2].mean())}
 
 
 def simulated_score(traits: dict[str, float], params: RenderParams, kept: float) -> float:
