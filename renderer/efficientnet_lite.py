@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .pointwise import per_pixel
+
 # (repeats, kernel, stride, expand ratio, out channels) per stage of Lite0.
 _STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
            (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
@@ -79,6 +81,8 @@ class _FusedConvReLU6(torch.autograd.Function):
         x, weight, y = ctx.saved_tensors
         padding, stride, groups = ctx.conv
         grad = torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)
+        if weight.shape[-2:] == (1, 1) and stride == [1, 1] and groups == 1:  # a matrix product, see `pointwise`
+            return (per_pixel(grad) @ weight.flatten(1)).permute(0, 3, 1, 2), None, None, None, None, None
         grad_x, _, _ = torch.ops.aten.convolution_backward(grad, x, weight, None, stride, padding, [1, 1], False,
                                                            [0, 0], groups, [True, False, False])
         return grad_x, None, None, None, None, None
