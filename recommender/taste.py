@@ -6,7 +6,9 @@ result, so each pair is described by a few numbers that mean the same on any pho
 
 * the photo's tone, contrast, colourfulness and texture (mean and spread of luma, mean
   saturation, edge density);
-* the set's layer depth, enhancement and dither;
+* every parameter of the set that changes the look (layer depth, enhancement and its strength,
+  mask parts, box windows, dither, the dream's steps and scales, style), so that sets a sweep
+  tells apart are told apart here too;
 * what the set does to this photo, computed in milliseconds without the dream: the share
   of the photo its keep map keeps, and how far that is from half.
 
@@ -35,11 +37,12 @@ from sklearn.isotonic import IsotonicRegression
 from db.store import CuratedRender
 from renderer.backbones import GOOGLENET_LAYERS
 from renderer.blend import keep_map
+from renderer.enhance import DEFAULT_FACTORS
 from renderer.images import resize, to_gray
 from renderer.masks import make_mask
-from renderer.params import ENHANCEMENTS, STYLES, RenderParams, at_width
+from renderer.params import ENHANCEMENTS, MASK_PARTS, STYLES, RenderParams, at_width, field_names, mask_parts
 
-from .ranking import favourites, style_key, style_of
+from .ranking import GEOMETRY, favourites, style_key, style_of
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ MIN_SCENES = 4  # fewer curated scenes than this teach nothing that transfers
 MAX_CANDIDATES = 48
 MAX_PASSED_OVER = 16  # the newest untagged sets per photo learnt from (a sweep may leave hundreds)
 _BOOK_LAYERS = list(GOOGLENET_LAYERS)
+_PLAIN_FIELDS = [name for name in field_names()  # numbers and switches, described as they are
+                 if name not in (*GEOMETRY, "layer", "mask", "enhance", "enhance_factor", "style")]
 
 
 def small(image: np.ndarray) -> np.ndarray:
@@ -62,12 +67,16 @@ def look(image: np.ndarray) -> np.ndarray:
 
 
 def set_vector(params: RenderParams) -> np.ndarray:
-    """Layer depth (−1 without a dream), enhancement one-hot, dither on or off, style one-hot and strength."""
+    """Every parameter that changes the look, so that any two sets a sweep tells apart differ in
+    features: the layer by depth (−1 without a dream), enhancement, style and mask parts one-hot,
+    the enhancement's strength (the book's where unset), and every other number and switch as it
+    is (trees split on order, not scale). Geometry (size, proportions, seed) is not a style."""
     layer = params.layer
     depth = _BOOK_LAYERS.index(layer) / len(_BOOK_LAYERS) if layer in _BOOK_LAYERS else (-1.0 if layer is None else 0.5)
-    styled = [params.style == s for s in STYLES]
-    return np.r_[depth, [params.enhance == e for e in ENHANCEMENTS], params.rb_rate < 1, styled,
-                 params.style_strength * any(styled)].astype(float)
+    factor = params.enhance_factor if params.enhance_factor is not None else DEFAULT_FACTORS.get(params.enhance, 0.0)
+    parts = mask_parts(params.mask)
+    return np.r_[depth, [params.enhance == e for e in ENHANCEMENTS], factor, [params.style == s for s in STYLES],
+                 [p in parts for p in MASK_PARTS], [getattr(params, name) for name in _PLAIN_FIELDS]].astype(float)
 
 
 def outcome(photo_small: np.ndarray, params: RenderParams) -> np.ndarray:

@@ -103,9 +103,13 @@ def test_a_bad_verdict_on_the_recommended_style_changes_the_next_recommendation(
     assert recommend(curation, str(path)).params != first.params
 
 
-def test_taste_model_carries_a_rule_about_the_look_to_unseen_photos(net):
-    """A curator who wants dark photos brightened and bright ones given contrast: the model,
-    fitted on some real photos, applies the rule to photos it has never seen."""
+@pytest.mark.parametrize("for_dark, for_bright", [
+    (RenderParams(enhance="Brightness"), RenderParams(enhance="Contrast")),
+    (RenderParams(step_size=3.0, iter_n=20), RenderParams(step_size=0.5)),  # differ only in the dream's strength
+], ids=["enhancement", "dream strength"])
+def test_taste_model_carries_a_rule_about_the_look_to_unseen_photos(net, for_dark, for_bright):
+    """A curator who wants one set for dark photos and another for bright ones: the model, fitted
+    on some real photos, applies the rule to photos it has never seen."""
     import skimage.data
 
     from indexer.embed import embed
@@ -117,10 +121,9 @@ def test_taste_model_carries_a_rule_about_the_look_to_unseen_photos(net):
     vectors = dict(zip(images, embed(list(images.values()), net), strict=True))
     luma = {i: look(small(img))[0] for i, img in images.items()}
     threshold = float(np.median(list(luma.values())))
-    bright, contrast = RenderParams(enhance="Brightness"), RenderParams(enhance="Contrast")
     rows = []
     for i in images:
-        liked, disliked = (bright, contrast) if luma[i] < threshold else (contrast, bright)
+        liked, disliked = (for_dark, for_bright) if luma[i] < threshold else (for_bright, for_dark)
         rows += [CuratedRender(i, 2 * i, None, liked, "good", 5, "c"),
                  CuratedRender(i, 2 * i + 1, None, disliked, "bad", 1, "c")]
     train = [i for i in images if i % 3]
@@ -131,7 +134,7 @@ def test_taste_model_carries_a_rule_about_the_look_to_unseen_photos(net):
     # the curator's line lies)
     unseen = [i for i in images if i not in train and abs(luma[i] - threshold) > 0.03]
     assert len(unseen) >= 3
-    assert all(model.rank(images[i]).keys[0] == params_hash(bright if luma[i] < threshold else contrast)
+    assert all(model.rank(images[i]).keys[0] == params_hash(for_dark if luma[i] < threshold else for_bright)
                for i in unseen)
 
 
