@@ -13,9 +13,9 @@
 3. Otherwise the set most curated photos have as their favourite.
 4. With nothing liked at all, the book's defaults.
 
-Confidence is a probability of matching the curator's favourite: isotonic maps fitted on
-held-out outcomes (photos held out a fifth at a time for rule 1, scenes for the model), and
-for the most-liked set its measured hit rate.
+Confidence is a probability of matching the curator's favourite, fitted on held-out outcomes:
+an isotonic map for rule 1 (photos held out a fifth at a time), a logistic curve of the model's
+margin for rule 2 (scenes held out), and for the most-liked set its measured hit rate.
 """
 
 from __future__ import annotations

@@ -267,3 +267,15 @@ def test_learning_again_reuses_thumbnails_and_what_each_set_does_to_each_photo(c
     assert all(np.array_equal(second.library.looks[p], first.library.looks[p]) for p in first.library.photo_ids)
     pid, key = next(iter(second.library.outcomes))
     assert np.array_equal(second.library.outcomes[pid, key], real(first.library.images[pid], first.library.styles[key]))
+
+
+def test_confidence_of_the_taste_model_follows_held_out_outcomes_and_is_never_certain():
+    from recommender.taste import Platt
+
+    rng = np.random.default_rng(0)
+    margins = rng.uniform(0, 2, 400)
+    correct = list(rng.random(400) < margins / 2)  # right half the time at margin 1
+    curve = Platt.fit(list(margins), correct)
+    low, mid, high = curve.predict([0.1, 1.0, 1.9])
+    assert low < 0.25 and abs(mid - 0.5) < 0.08 and high > 0.75
+    assert 0.9 < Platt.fit([0.5, 1.0], [True, True]).predict([3.0])[0] < 1.0  # all right so far: not certain
