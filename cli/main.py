@@ -281,7 +281,8 @@ def recommend_and_render(
     photos: Annotated[list[Path], typer.Argument(help="Photos or folders of photos")],
     output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Folder for the renders")],
     guide: Annotated[str | None, typer.Option(
-        help="Guide image for every photo, or 'auto' to take the deciding neighbours' guide")] = None,
+        help="Guide image for every photo, or 'auto' for the guide the chosen set was liked with "
+             "(the deciding neighbour's)")] = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
     sets: SetOpt = None,

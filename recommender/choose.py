@@ -47,6 +47,7 @@ class Choice:
     source: str  # neighbours | taste model | most-liked set | book defaults
     reason: str
     ranked: list[Candidate] = field(default_factory=list)  # the neighbour ranking, for the explanation
+    guide_id: int | None = None  # where no neighbour decided: the guide the first set was liked with
 
 
 def shortlist(picks: list[Candidate], ranked: list[Candidate],
@@ -144,11 +145,14 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
         styles = {key: learned.library.styles[key] for key in scored.keys[: k + 1]}
         return Choice(list(styles), styles, scored.confidence, True, "taste model",
                       f"{why}; {whose} taste model chose it for this photo's look (right on {learned.accuracy:.0%} "
-                      f"of unseen scenes, the most-liked set on {learned.most_liked_rate:.0%})", ranked)
+                      f"of unseen scenes, the most-liked set on {learned.most_liked_rate:.0%})", ranked,
+                      learned.library.guide_of(scored.keys[0]))
     liked = learned.most_liked_set if learned is not None else most_liked(every_row())
     if liked is not None:
         rate = learned.most_liked_rate if learned is not None and learned.model is not None else 0.0
         key = params_hash(liked)
-        return Choice([key], {key: liked}, rate, True, "most-liked set", f"{why}; {whose} most-liked set", ranked)
+        guide = learned.library.guide_of(key) if learned is not None else None
+        return Choice([key], {key: liked}, rate, True, "most-liked set", f"{why}; {whose} most-liked set", ranked,
+                      guide)
     key = params_hash(RenderParams())
     return Choice([key], {key: RenderParams()}, 0.0, True, "book defaults", f"{why}; nothing is liked yet", ranked)

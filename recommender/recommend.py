@@ -87,7 +87,7 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
                     min_similarity=min_similarity, whose=whose)
     best = choice.styles[choice.keys[0]]
     chosen = next((c for c in choice.ranked if params_hash(c.params) == choice.keys[0]), None)
-    guide = chosen.guide_id if chosen is not None else None
+    guide = chosen.guide_id if chosen is not None else choice.guide_id
     explanation = (f"{choice.reason}; {_explain(chosen, choice.ranked)}" if choice.source == "neighbours" else
                    f"fell back to the {choice.source}: {choice.reason}")
     return Recommendation(best, [choice.styles[key] for key in choice.keys[1:]], round(choice.confidence, 4),

@@ -24,7 +24,7 @@ that accuracy, are measured by fitting on all but a fifth of the scenes in turn.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -170,6 +170,12 @@ class Library:
         that each fold's photos keep their scene's other crops outside it."""
         ordered = sorted(photo_ids, key=lambda p: (self.scene[p], p))
         return [ordered[i::n] for i in range(min(n, len(ordered)))]
+
+    def guide_of(self, key: str) -> int | None:
+        """The guide this set was liked with most often (None: liked without one, or never)."""
+        guides = Counter(r.guide_id for p in self.photo_ids for r in self.rows[p]
+                         if r.verdict == "good" and style_key(r.params) == key)
+        return guides.most_common(1)[0][0] if guides else None
 
     def favourite(self, pid: int) -> str | None:
         return self.favs.get(pid)

@@ -120,7 +120,8 @@ class Studio:
                              min_similarity: float = MIN_SIMILARITY, curator: str | None = None,
                              max_seconds: float | None = DEFAULT_MAX_SECONDS) -> AutoRender:
         """Recommend parameters for a photo and render it; `adjust` overrides fields of the choice,
-        `auto_guide` takes the guide of the render that decided (else `guide`)."""
+        `auto_guide` takes the guide the recommendation names (else `guide`): the deciding render's, or
+        the one the chosen set was liked with most."""
         from .recording import render_and_record
 
         found = self.photo(photo)

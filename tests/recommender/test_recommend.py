@@ -3,6 +3,7 @@ import pytest
 from PIL import Image
 
 from db import Database
+from db.models import Guide
 from db.store import CuratedRender, params_hash
 from indexer.catalog import Catalog
 from recommender.evaluate import evaluate
@@ -88,6 +89,8 @@ def test_unrelated_photo_falls_back_to_the_most_liked_set_instead_of_copying_a_s
     assert rec.fallback and rec.source in ("taste model", "most-liked set") and "similar enough" in rec.explanation
     assert rec.params == liked if rec.source == "most-liked set" else rec.params != RenderParams()
     assert rec.neighbours  # the neighbours are still shown
+    with curation.db.session() as s:  # the set comes with the guide it was liked with (the curation's only one)
+        assert rec.guide_id == s.query(Guide).one().id
 
 
 def test_a_bad_verdict_on_the_recommended_style_changes_the_next_recommendation(curation, tmp_path, photos):
