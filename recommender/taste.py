@@ -42,7 +42,7 @@ from renderer.blend import keep_map
 from renderer.enhance import DEFAULT_FACTORS
 from renderer.images import resize, to_gray
 from renderer.masks import make_mask
-from renderer.params import ENHANCEMENTS, MASK_PARTS, STYLES, RenderParams, at_width, field_names, mask_parts
+from renderer.params import ENHANCEMENTS, MASK_PARTS, STYLES, RenderParams, at_width, field_specs, mask_parts
 
 from .ranking import GEOMETRY, favourites, style_key, style_of
 
@@ -54,8 +54,8 @@ MIN_SCENES = 4  # fewer curated scenes than this teach nothing that transfers
 MAX_CANDIDATES = 48
 MAX_PASSED_OVER = 16  # the newest untagged sets per photo learnt from (a sweep may leave hundreds)
 _BOOK_LAYERS = list(GOOGLENET_LAYERS)
-_PLAIN_FIELDS = [name for name in field_names()  # numbers and switches, described as they are
-                 if name not in (*GEOMETRY, "layer", "mask", "enhance", "enhance_factor", "style")]
+_PLAIN_FIELDS = [name for name, spec in field_specs().items()  # numbers and switches, described as they are
+                 if spec["kind"] in ("bool", "int", "float") and not spec["optional"] and name not in GEOMETRY]
 
 
 def small(image: np.ndarray) -> np.ndarray:
