@@ -13,6 +13,8 @@
 3. Otherwise the set most curated photos have as their favourite.
 4. With nothing liked at all, the book's defaults.
 
+Whatever decides, a set the curator turned down on this very photo is not offered for it again.
+
 Confidence is a probability of matching the curator's favourite, fitted on held-out outcomes:
 an isotonic map for rule 1 (photos held out a fifth at a time), a logistic curve of the model's
 margin for rule 2 (scenes held out), and for the most-liked set its measured hit rate.
@@ -30,7 +32,7 @@ from sklearn.isotonic import IsotonicRegression
 from db.store import CuratedRender, params_hash
 from renderer.params import RenderParams
 
-from .ranking import MIN_SIMILARITY, SAME_PHOTO, Candidate, confidence, diverse, most_liked, rank
+from .ranking import MIN_SIMILARITY, SAME_PHOTO, Candidate, confidence, diverse, most_liked, rank, turned_down
 from .taste import SCENE_SIMILARITY, Library, TasteModel
 
 NEIGHBOURS = 10
@@ -132,6 +134,7 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
         conf = float(votes.predict([raw])[0]) if votes is not None else raw
         styles = {params_hash(c.params): c.params for c in picks}
         return Choice(list(styles), styles, conf, False, "neighbours", reason, ranked)
+    vetoed = turned_down(hits, rows)
     if not hits:
         why = f"no photo has {whose} verdicts yet"
     elif closest < min_similarity:
@@ -140,19 +143,24 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
         why = f"no curated photo of the same scene (closest {closest:.2f} < {SCENE_SIMILARITY})"
     else:
         why = "no similar photo has a render curators marked good"
-    if trusted:
-        scored = learned.rank(image)
+    if vetoed:
+        why += f" (leaving out {len(vetoed)} set{'s' if len(vetoed) > 1 else ''} turned down on this photo)"
+    scored = learned.rank(image, exclude=vetoed) if trusted else None
+    if scored is not None and scored.keys:
         styles = {key: learned.library.styles[key] for key in scored.keys[: k + 1]}
         return Choice(list(styles), styles, scored.confidence, True, "taste model",
                       f"{why}; {whose} taste model chose it for this photo's look (right on {learned.accuracy:.0%} "
                       f"of unseen scenes, the most-liked set on {learned.most_liked_rate:.0%})", ranked,
                       learned.library.guide_of(scored.keys[0]))
     liked = learned.most_liked_set if learned is not None else most_liked(every_row())
+    rate = learned.most_liked_rate if learned is not None and learned.model is not None else 0.0
+    if liked is not None and params_hash(liked) in vetoed:
+        liked, rate = most_liked(every_row(), exclude=vetoed), 0.0  # the runner-up's hit rate is unmeasured
     if liked is not None:
-        rate = learned.most_liked_rate if learned is not None and learned.model is not None else 0.0
         key = params_hash(liked)
         guide = learned.library.guide_of(key) if learned is not None else None
         return Choice([key], {key: liked}, rate, True, "most-liked set", f"{why}; {whose} most-liked set", ranked,
                       guide)
     key = params_hash(RenderParams())
-    return Choice([key], {key: RenderParams()}, 0.0, True, "book defaults", f"{why}; nothing is liked yet", ranked)
+    nothing = "nothing else is liked" if vetoed else "nothing is liked yet"
+    return Choice([key], {key: RenderParams()}, 0.0, True, "book defaults", f"{why}; {nothing}", ranked)

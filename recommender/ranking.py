@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from db.store import CuratedRender, params_hash
@@ -59,12 +60,14 @@ def favourites(curated: list[CuratedRender]) -> dict[int, str]:
     return {pid: key for pid, (_, _, key) in best.items()}
 
 
-def most_liked(curated: list[CuratedRender]) -> RenderParams | None:
-    """The set that is the favourite of the most curated photos (None when nothing is liked)."""
+def most_liked(curated: list[CuratedRender], exclude: Collection[str] = ()) -> RenderParams | None:
+    """The set that is the favourite of the most curated photos, leaving out the `exclude` keys
+    (None when nothing else is liked)."""
     styles = {style_key(c.params): style_of(c.params) for c in curated}
     counts: dict[str, int] = defaultdict(int)
     for key in favourites(curated).values():
-        counts[key] += 1
+        if key not in exclude:
+            counts[key] += 1
     return styles[max(counts, key=lambda key: (counts[key], key))] if counts else None
 
 
@@ -106,14 +109,20 @@ def rank(neighbours: list[tuple[int, float]], curated: list[CuratedRender],
         cand.support.append(Support(c.photo_id, c.render_id, similarity[c.photo_id], c.verdict, c.score,
                                     c.curator, weight))
         guide_votes[key][c.guide_id] += weight
-    vetoed = {style_key(c.params) for c in curated
-              if c.verdict == "bad" and similarity.get(c.photo_id, 0.0) >= SAME_PHOTO}
+    vetoed = turned_down(neighbours, curated)
     for key, cand in by_set.items():
         cand.guide_id = max(guide_votes[key].items(), key=lambda kv: kv[1])[0]
         cand.support.sort(key=lambda sp: -abs(sp.weight))
         if key in vetoed:  # the curator turned it down on this very photo
             cand.total = min(cand.total, -1.0)
     return sorted(by_set.values(), key=lambda cand: -cand.total)
+
+
+def turned_down(neighbours: list[tuple[int, float]], curated: list[CuratedRender]) -> set[str]:
+    """Sets the curator tagged bad on this very photo (a neighbour at SAME_PHOTO similarity):
+    never offered for it again, whatever decides."""
+    itself = {pid for pid, sim in neighbours if sim >= SAME_PHOTO}
+    return {style_key(c.params) for c in curated if c.verdict == "bad" and c.photo_id in itself}
 
 
 def diverse(candidates: list[Candidate], k: int) -> list[Candidate]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -325,11 +325,14 @@ class TasteModel:
         assert self.model is not None
         return self.model.predict(self.library.features(None, small(image), keys))
 
-    def rank(self, image: np.ndarray, pool: list[int] | None = None) -> Scored:
-        """The sets curators liked (on `pool`, default all), best first for this photo, with the
-        probability that the first is the curator's favourite."""
+    def rank(self, image: np.ndarray, pool: list[int] | None = None, exclude: Collection[str] = ()) -> Scored:
+        """The sets curators liked (on `pool`, default all; less `exclude`), best first for this
+        photo, with the probability that the first is the curator's favourite."""
         assert self.model is not None and self.calibration is not None
         lib = self.library
-        scored = self._rank(self.model, None, small(image), lib.liked(pool or lib.photo_ids))
+        candidates = [key for key in lib.liked(pool or lib.photo_ids) if key not in exclude]
+        if not candidates:
+            return Scored([], [], 0.0)
+        scored = self._rank(self.model, None, small(image), candidates)
         scored.confidence = float(self.calibration.predict([scored.margin])[0])
         return scored

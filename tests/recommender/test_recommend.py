@@ -282,3 +282,21 @@ def test_confidence_of_the_taste_model_follows_held_out_outcomes_and_is_never_ce
     low, mid, high = curve.predict([0.1, 1.0, 1.9])
     assert low < 0.25 and abs(mid - 0.5) < 0.08 and high > 0.75
     assert 0.9 < Platt.fit([0.5, 1.0], [True, True]).predict([3.0])[0] < 1.0  # all right so far: not certain
+
+
+def test_a_set_turned_down_on_a_new_scene_is_not_offered_for_it_again(curation, tmp_path):
+    """Neither the taste model nor the most-liked set repeats a set the curator tagged bad on this photo."""
+    import skimage.data
+
+    from db.store import tag
+
+    path = tmp_path / "gravel.png"
+    Image.fromarray(skimage.data.gravel()).convert("RGB").save(path)
+    first = recommend(curation, str(path))
+    assert first.fallback
+    render_id, _ = render_and_record(curation, curation.register(path), first.params.replace(size=48),
+                                     tmp_path / "r.png")
+    with curation.db.session() as s:
+        tag(s, render_id, "simulated", "bad", 1)
+    again = recommend(curation, str(path))
+    assert again.params != first.params and "turned down" in again.explanation
