@@ -546,10 +546,12 @@ def evaluate_cmd(
         for m in METHODS:
             sc = rep.scores[m]
             table.add_row(m, f"{sc.top1:.2f}", f"{sc.top3:.2f}", f"{sc.delta_e:.1f}")
-        held = "one photo" if name == "photo" else "one scene"
+        held = "a fifth of the photos" if name == "photo" else "one scene"
         out.print(f"{name}: leaving {held} out at a time, {rep.photos} photos in {rep.scenes} scenes "
                   f"(recommend fell back on {rep.fallback_share:.0%})")
         out.print(table)
+        out.print(f"recommend's confidence against its accuracy: expected calibration error "
+                  f"{rep.calibration_error:.2f} over {len(rep.reliability)} bins")
     out.print(f"reliability plot saved to {plot}")
 
 

@@ -57,6 +57,14 @@ class ProtocolReport:
     scores: dict[str, MethodScore]
     reliability: list[dict[str, float]] = field(default_factory=list)  # confidence bin: mean conf, accuracy, n
     fallback_share: float = 0.0  # how often `recommend` answered with a fallback
+    calibration_error: float = 0.0  # expected calibration error of `recommend`'s confidence
+
+
+def calibration_error(reliability: list[dict[str, float]]) -> float:
+    """The gap between confidence and accuracy, per bin, weighted by the bin's photos: 0 when every
+    confidence is the rate at which such answers were right."""
+    n = sum(b["n"] for b in reliability)
+    return sum(b["n"] * abs(b["confidence"] - b["accuracy"]) for b in reliability) / n if n else 0.0
 
 
 @dataclass
@@ -175,8 +183,9 @@ def evaluate(db: Database, net: Backbone, *, size: int = 96, curator: str | None
                 fallbacks += choice.fallback
                 if on_photo:
                     on_photo(1)
+        bins = _reliability(confidences, hits)
         reports[protocol] = ProtocolReport(len(liked_photos), len({lib.scene[p] for p in liked_photos}), scores,
-                                           _reliability(confidences, hits), fallbacks / len(liked_photos))
+                                           bins, fallbacks / len(liked_photos), calibration_error(bins))
     return EvalReport(curator, reports)
 
 

@@ -69,6 +69,8 @@ def test_evaluation_reports_both_protocols_against_the_baselines(curation):
         assert set(rep.scores) == {"recommend", "knn", "1-nn", "most-liked", "default", "random"}
         assert all(0 <= sc.top1 <= sc.top3 <= 1 for sc in rep.scores.values())
         assert rep.scores["default"].delta_e > 0 and sum(b["n"] for b in rep.reliability) == 12
+        gaps = [abs(b["confidence"] - b["accuracy"]) for b in rep.reliability]
+        assert min(gaps) <= rep.calibration_error <= max(gaps)  # a weighted mean of the bins' gaps
     photo = report.protocols["photo"].scores
     assert photo["recommend"].top1 > photo["random"].top1  # crops of a curated scene share its taste
     assert photo["recommend"].delta_e < photo["default"].delta_e
