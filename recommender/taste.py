@@ -23,6 +23,7 @@ that accuracy, are measured by fitting on all but a fifth of the scenes in turn.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection
@@ -68,17 +69,21 @@ def look(image: np.ndarray) -> np.ndarray:
     return np.r_[gray.mean(), gray.std(), color.rgb2hsv(image)[..., 1].mean(), (filters.sobel(gray) > 0.05).mean()]
 
 
+@functools.lru_cache(maxsize=8192)
 def set_vector(params: RenderParams) -> np.ndarray:
     """Every parameter that changes the look, so that any two sets a sweep tells apart differ in
     features: the layer by depth (−1 without a dream), enhancement, style and mask parts one-hot,
     the enhancement's strength (the book's where unset), and every other number and switch as it
-    is (trees split on order, not scale). Geometry (size, proportions, seed) is not a style."""
+    is (trees split on order, not scale). Geometry (size, proportions, seed) is not a style.
+    Remembered per set (read-only): learning asks for each set thousands of times."""
     layer = params.layer
     depth = _BOOK_LAYERS.index(layer) / len(_BOOK_LAYERS) if layer in _BOOK_LAYERS else (-1.0 if layer is None else 0.5)
     factor = params.enhance_factor if params.enhance_factor is not None else DEFAULT_FACTORS.get(params.enhance, 0.0)
     parts = mask_parts(params.mask)
-    return np.r_[depth, [params.enhance == e for e in ENHANCEMENTS], factor, [params.style == s for s in STYLES],
-                 [p in parts for p in MASK_PARTS], [getattr(params, name) for name in _PLAIN_FIELDS]].astype(float)
+    vector = np.r_[depth, [params.enhance == e for e in ENHANCEMENTS], factor, [params.style == s for s in STYLES],
+                   [p in parts for p in MASK_PARTS], [getattr(params, name) for name in _PLAIN_FIELDS]].astype(float)
+    vector.flags.writeable = False
+    return vector
 
 
 def outcome(photo_small: np.ndarray, params: RenderParams) -> np.ndarray:
