@@ -40,10 +40,11 @@ Run: .venv/bin/python -m scripts.make_demo_curation [--size 160] [--variants 4] 
 from __future__ import annotations
 
 import argparse
+import io
 
 import numpy as np
 import skimage.data
-from PIL import Image
+from PIL import Image, ImageEnhance
 from skimage import color, filters
 
 from db import Database, data_home
@@ -69,12 +70,34 @@ PALETTE = [
 
 
 def variants(image: np.ndarray, count: int) -> list[np.ndarray]:
-    """The photo, then crops of 80% at the corners and a 60% rescale, up to `count`."""
+    """The photo, then what a re-photograph of it changes, up to `count`: crops of 80% at the
+    corners, a 60% rescale, a mirror image, brighter and darker exposure, more and less contrast,
+    heavy JPEG compression, slight rotations (cropped to the rotated frame) and a centre crop."""
     h, w = image.shape[:2]
     ch, cw = int(h * 0.8), int(w * 0.8)
+    pil = Image.fromarray(image)
     out = [image, image[:ch, :cw], image[h - ch :, w - cw :], image[:ch, w - cw :], image[h - ch :, :cw],
-           resize(image, max(32, int(w * 0.6)), keep_size=True)]
-    return out[:count]
+           resize(image, max(32, int(w * 0.6)), keep_size=True), image[:, ::-1],
+           *(np.asarray(ImageEnhance.Brightness(pil).enhance(f)) for f in (1.3, 0.7)),
+           *(np.asarray(ImageEnhance.Contrast(pil).enhance(f)) for f in (1.4, 0.7)), _jpeg(pil, 15),
+           *(_rotated(pil, angle) for angle in (6, -6)),
+           image[(h - ch) // 2 : (h + ch) // 2, (w - cw) // 2 : (w + cw) // 2]]
+    return [np.ascontiguousarray(v) for v in out[:count]]
+
+
+VARIANTS = 15  # how many `variants` can give
+
+
+def _jpeg(pil: Image.Image, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    pil.save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def _rotated(pil: Image.Image, angle: float) -> np.ndarray:
+    """Rotated about the centre, then cropped to 80% so no corner is empty."""
+    w, h = pil.size
+    return np.asarray(pil.rotate(angle, resample=Image.BICUBIC).crop((w // 10, h // 10, w - w // 10, h - h // 10)))
 
 
 def photo_traits(image: np.ndarray) -> dict[str, float]:
@@ -167,7 +190,9 @@ def build(size: int = 160, count: int = 4, names: tuple[str, ...] = NAMES, db_ur
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=160, help="working width of the curation renders")
-    parser.add_argument("--variants", type=int, default=4, help="crops/scales per photo (1-6)")
+    parser.add_argument("--variants", type=int, default=4,
+                        help=f"versions of each photo: crops, scale, mirror, exposure, contrast, JPEG, "
+                             f"rotation (1-{VARIANTS})")
     parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: the data directory's SQLite)")
     parser.add_argument("--taste", choices=sorted(TASTES), default="simulated", help="which simulated curator")
     parser.add_argument("--scenes", choices=("demo", "more"), default="demo",
