@@ -1,10 +1,11 @@
 """One decision rule, for every front end and for the evaluation.
 
 1. Curated photos of the same scene (similarity ≥ SCENE_SIMILARITY) liked something: their
-   rank-aware votes (`ranking`) shortlist three sets, and the taste model picks among them for
-   this photo (crops of one scene keep different shares of the photo, so their favourites can
-   differ) — when, on held-out photos, that beat the votes alone. A photo curated itself keeps
-   its own favourite.
+   rank-aware votes (`ranking`) decide — or the taste model does, when on held-out photos it
+   matched the favourite more often than the votes. The model has learnt from the scene's other
+   photos and sees what sets this one apart (a darker exposure, a tighter crop, another keep
+   share), which can change the favourite; it ranks the neighbours' liked sets and those liked
+   most anywhere. A photo curated itself keeps its own favourite.
    Photos that are merely similar (down to MIN_SIMILARITY) vote too, unless a taste model
    worth using is there: content similarity below the scene level says little about taste,
    and on held-out scenes such votes were wrong more often than the model.
@@ -16,15 +17,15 @@
 Whatever decides, a set the curator turned down on this very photo is not offered for it again.
 
 Confidence is a probability of matching the curator's favourite, fitted on held-out outcomes:
-an isotonic map for rule 1 (photos held out a fifth at a time), a logistic curve of the model's
-margin for rule 2 (scenes held out), and for the most-liked set its measured hit rate.
+for rule 1 an isotonic map of the votes' confidence or a logistic curve of the model's margin
+(photos held out a fifth at a time), for rule 2 a logistic curve of the margin (scenes held out),
+and for the most-liked set its measured hit rate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
@@ -33,10 +34,9 @@ from db.store import CuratedRender, params_hash
 from renderer.params import RenderParams
 
 from .ranking import MIN_SIMILARITY, SAME_PHOTO, Candidate, confidence, diverse, most_liked, rank, turned_down
-from .taste import SCENE_SIMILARITY, Library, TasteModel
+from .taste import SCENE_SIMILARITY, Library, Platt, TasteModel
 
 NEIGHBOURS = 10
-SHORTLIST = 3  # the taste model picks among this many of the neighbours' best sets
 FOLDS = 5
 
 
@@ -49,58 +49,54 @@ class Choice:
     source: str  # neighbours | taste model | most-liked set | book defaults
     reason: str
     ranked: list[Candidate] = field(default_factory=list)  # the neighbour ranking, for the explanation
-    guide_id: int | None = None  # where no neighbour decided: the guide the first set was liked with
+    guide_id: int | None = None  # where the votes did not decide: the guide the first set was liked with
 
 
-def shortlist(picks: list[Candidate], ranked: list[Candidate],
-              score: Callable[[list[str]], np.ndarray]) -> list[Candidate]:
-    """The neighbours' picks with the best-scored of their first SHORTLIST moved to the front,
-    unless the photo was curated itself (its own favourite stands)."""
-    if any(sp.similarity >= SAME_PHOTO and sp.weight > 0 for c in ranked for sp in c.support):
-        return picks
-    head = picks[:SHORTLIST]
-    best = head[int(np.argmax(score([params_hash(c.params) for c in head])))]
-    return [best, *[c for c in picks if c is not best]]
+def curated_itself(ranked: list[Candidate]) -> bool:
+    """Whether the photo itself (a neighbour at SAME_PHOTO similarity) has a good verdict."""
+    return any(sp.similarity >= SAME_PHOTO and sp.weight > 0 for c in ranked for sp in c.support)
 
 
-def measure_shortlist(model: TasteModel) -> None:
+def measure_variants(model: TasteModel) -> None:
     """Measure rule 1 on photos held out a fifth at a time (each fold takes photos of many scenes; the
-    taste model is refitted without them), with and without the taste model picking from the
-    shortlist. Where the curator's favourites follow the scene the votes alone do better: keep
-    whichever matched the favourite more often, and the isotonic map of its raw confidence."""
+    taste model is refitted without them): the neighbours' votes against the model ranking the
+    neighbours' liked sets and the library's. Where the curator's favourites follow the scene the
+    votes do as well; where they follow the photo's look the model does better. Keep whichever
+    matched the favourite more often, and each one's calibration."""
     lib = model.library
-    outcomes: dict[bool, tuple[list[float], list[bool]]] = {False: ([], []), True: ([], [])}
+    raw, by_votes, margins, by_model = [], [], [], []
     for held in lib.spread([p for p in lib.photo_ids if lib.favourite(p)], FOLDS):
         train = [p for p in lib.photo_ids if p not in held]
-        scorer = model.held_out_scorer(train) if model.worth_it else None
+        ranker = model.held_out_ranker(train) if model.worth_it else None
+        liked = lib.liked(train)
         for pid in held:
             sims = sorted(((p, float(lib.vectors[p] @ lib.vectors[pid])) for p in train), key=lambda kv: -kv[1])
             near = sims[:NEIGHBOURS]
-            if not near or (scorer is not None and near[0][1] < SCENE_SIMILARITY):
+            if not near or (ranker is not None and near[0][1] < SCENE_SIMILARITY):
                 continue  # rule 2 decides there
             ranked = rank(near, [r for p, _ in near for r in lib.rows[p]])
-            picks = diverse(ranked, SHORTLIST)
+            picks = diverse(ranked, NEIGHBOURS)
             if not picks:
                 continue
-            ways = {False: picks}
-            if scorer is not None:
-                ways[True] = shortlist(picks, ranked, partial(scorer, pid))
-            for way, chosen in ways.items():
-                outcomes[way][0].append(confidence(chosen[0], ranked))
-                outcomes[way][1].append(params_hash(chosen[0].params) == lib.favourite(pid))
-    rate = {way: float(np.mean(hit)) if hit else 0.0 for way, (_, hit) in outcomes.items()}
-    model.shortlist_rate, model.votes_rate = rate[True], rate[False]
-    model.picks_from_shortlist = bool(outcomes[True][1]) and model.shortlist_rate > model.votes_rate
-    raw, hit = outcomes[model.picks_from_shortlist]
-    model.votes = (IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, hit)
-                   if len(set(hit)) > 1 else None)
+            raw.append(confidence(picks[0], ranked))
+            by_votes.append(params_hash(picks[0].params) == lib.favourite(pid))
+            if ranker is not None:
+                scored = ranker(pid, list(dict.fromkeys([params_hash(c.params) for c in picks] + liked)))
+                margins.append(scored.margin)
+                by_model.append(scored.keys[0] == lib.favourite(pid))
+    model.votes_rate = float(np.mean(by_votes)) if by_votes else 0.0
+    model.variant_rate = float(np.mean(by_model)) if by_model else 0.0
+    model.ranks_variants = bool(by_model) and model.variant_rate > model.votes_rate
+    model.votes = (IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, by_votes)
+                   if len(set(by_votes)) > 1 else None)
+    model.variant_calibration = Platt.fit(margins, by_model) if by_model else None
 
 
 def learn(lib: Library, rows: list[CuratedRender] | None = None) -> TasteModel:
     """The taste model of a library, with the calibration of rule 1 and the most-liked set of `rows`
     (default: the library's verdicts)."""
     model = TasteModel(lib).fit()
-    measure_shortlist(model)
+    measure_variants(model)
     model.most_liked_set = most_liked(rows if rows is not None else [r for p in lib.photo_ids for r in lib.rows[p]])
     return model
 
@@ -119,22 +115,22 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
     trusted = learned is not None and learned.worth_it and image is not None  # a taste model worth using
     if trusted and closest < SCENE_SIMILARITY:
         picks = []  # another scene's votes: the taste model decides below
+    vetoed = turned_down(hits, rows)
+    if picks and trusted and learned.ranks_variants and not curated_itself(ranked):
+        scored = learned.rank(image, vetoed, [params_hash(c.params) for c in picks], learned.variant_calibration)
+        if scored.keys:
+            styles = {key: learned.library.styles[key] for key in scored.keys[: k + 1]}
+            return Choice(list(styles), styles, scored.confidence, False, "taste model",
+                          f"curated photos of this scene and {whose} taste model decided: it ranked the sets they "
+                          f"and others liked for this photo's look (right on {learned.variant_rate:.0%} of held-out "
+                          f"re-photographs, the neighbours' votes on {learned.votes_rate:.0%})", ranked,
+                          learned.library.guide_of(scored.keys[0]))
     if picks:
-        reason = "similar curated photos liked it"
-        if (trusted and learned.picks_from_shortlist
-                and all(params_hash(c.params) in learned.library.styles for c in picks[:SHORTLIST])):
-            first = picks[0]
-            picks = shortlist(picks, ranked, lambda keys: learned.score(image, keys))
-            if picks[0] is not first:
-                reason += (f"; of their {SHORTLIST} favourite sets the taste model chose it for this photo "
-                           f"(right on {learned.shortlist_rate:.0%} of held-out photos, the votes alone on "
-                           f"{learned.votes_rate:.0%})")
         raw = confidence(picks[0], ranked)
         votes = learned.votes if learned is not None else None
         conf = float(votes.predict([raw])[0]) if votes is not None else raw
         styles = {params_hash(c.params): c.params for c in picks}
-        return Choice(list(styles), styles, conf, False, "neighbours", reason, ranked)
-    vetoed = turned_down(hits, rows)
+        return Choice(list(styles), styles, conf, False, "neighbours", "similar curated photos liked it", ranked)
     if not hits:
         why = f"no photo has {whose} verdicts yet"
     elif closest < min_similarity:

@@ -88,8 +88,10 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
     best = choice.styles[choice.keys[0]]
     chosen = next((c for c in choice.ranked if params_hash(c.params) == choice.keys[0]), None)
     guide = chosen.guide_id if chosen is not None else choice.guide_id
-    explanation = (f"{choice.reason}; {_explain(chosen, choice.ranked)}" if choice.source == "neighbours" else
-                   f"fell back to the {choice.source}: {choice.reason}")
+    if choice.fallback:
+        explanation = f"fell back to the {choice.source}: {choice.reason}"
+    else:  # the neighbours' verdicts on the chosen set, where they rated it
+        explanation = f"{choice.reason}; {_explain(chosen, choice.ranked)}" if chosen else choice.reason
     return Recommendation(best, [choice.styles[key] for key in choice.keys[1:]], round(choice.confidence, 4),
                           _neighbours(hits, paths, choice.ranked), choice.fallback, explanation, guide,
                           catalog.net.name, choice.source)

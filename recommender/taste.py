@@ -238,7 +238,12 @@ class Platt:
 class Scored:
     keys: list[str]  # best first
     scores: list[float]
-    confidence: float
+    confidence: float = 0.0
+
+    @classmethod
+    def of(cls, keys: list[str], scores: np.ndarray) -> Scored:
+        order = np.argsort(-scores, kind="stable")
+        return cls([keys[i] for i in order], [float(scores[i]) for i in order])
 
     @property
     def margin(self) -> float:
@@ -259,9 +264,12 @@ class TasteModel:
         self.calibration: Platt | None = None
         self.accuracy = 0.0
         self.most_liked_rate = 0.0
-        self.votes: IsotonicRegression | None = None  # calibration of rule 1 (`choose.measure_shortlist`)
-        self.picks_from_shortlist = False  # the model picks among the neighbours' shortlist (same place)
-        self.shortlist_rate = self.votes_rate = 0.0  # rule 1's held-out top-1 with and without the model
+        # Rule 1 (re-photographs of curated scenes), measured by `choose.measure_variants`: whether the
+        # model or the neighbours' votes decide, their held-out top-1, and the calibration of each.
+        self.ranks_variants = False
+        self.variant_rate = self.votes_rate = 0.0
+        self.votes: IsotonicRegression | None = None
+        self.variant_calibration: Platt | None = None
         self.most_liked_set: RenderParams | None = None  # the favourite of the most photos (`choose.learn`)
 
     @property
@@ -315,29 +323,25 @@ class TasteModel:
 
     def _rank(self, model: LGBMRanker, pid: int | None, image_small: np.ndarray,
               candidates: list[str]) -> Scored:
-        scores = model.predict(self.library.features(pid, image_small, candidates))
-        order = np.argsort(-scores, kind="stable")
-        return Scored([candidates[i] for i in order], [float(scores[i]) for i in order], 0.0)
+        return Scored.of(candidates, model.predict(self.library.features(pid, image_small, candidates)))
 
-    def held_out_scorer(self, photo_ids: list[int]) -> Callable[[int, list[str]], np.ndarray]:
-        """Scores of sets for a curated photo from a ranker fitted on `photo_ids` only: for measuring
-        the model on the photos left out."""
-        ranker, lib = self._fitted(photo_ids), self.library
-        return lambda pid, keys: ranker.predict(lib.features(pid, lib.images[pid], keys))
+    def held_out_ranker(self, photo_ids: list[int]) -> Callable[[int, list[str]], Scored]:
+        """Ranks sets for a curated photo with a ranker fitted on `photo_ids` only: for measuring the
+        model on the photos left out."""
+        ranker = self._fitted(photo_ids)
+        return lambda pid, keys: self._rank(ranker, pid, self.library.images[pid], keys)
 
-    def score(self, image: np.ndarray, keys: list[str]) -> np.ndarray:
-        """The model's utility of each of these sets for this photo."""
-        assert self.model is not None
-        return self.model.predict(self.library.features(None, small(image), keys))
-
-    def rank(self, image: np.ndarray, pool: list[int] | None = None, exclude: Collection[str] = ()) -> Scored:
-        """The sets curators liked (on `pool`, default all; less `exclude`), best first for this
-        photo, with the probability that the first is the curator's favourite."""
+    def rank(self, image: np.ndarray, exclude: Collection[str] = (), first: list[str] = (),
+             calibration: Platt | None = None) -> Scored:
+        """The `first` sets and those curators liked most, less `exclude`, best first for this photo,
+        with the probability that the first is the curator's favourite (`calibration`: the
+        out-of-scene one unless given)."""
         assert self.model is not None and self.calibration is not None
         lib = self.library
-        candidates = [key for key in lib.liked(pool or lib.photo_ids) if key not in exclude]
+        candidates = [key for key in dict.fromkeys([*first, *lib.liked(lib.photo_ids)])
+                      if key not in exclude and key in lib.styles]
         if not candidates:
             return Scored([], [], 0.0)
         scored = self._rank(self.model, None, small(image), candidates)
-        scored.confidence = float(self.calibration.predict([scored.margin])[0])
+        scored.confidence = float((calibration or self.calibration).predict([scored.margin])[0])
         return scored

@@ -214,23 +214,55 @@ def test_suggestions_are_new_scenes_first_and_spread_out(curation, tmp_path, pho
     assert nearest["rocket-again"] > 0.6 and max(v for n, v in nearest.items() if n != "rocket-again") < 0.6
 
 
-def test_the_taste_model_picks_among_the_neighbours_shortlist_unless_the_photo_was_curated_itself():
-    from recommender.choose import SHORTLIST, shortlist
-    from recommender.ranking import diverse
+def test_a_darker_exposure_of_a_curated_scene_gets_what_the_curator_likes_on_dark_photos(net):
+    """A curator who wants one set on dark photos and another on bright ones curated most scenes in
+    both exposures, some in the bright one only. A dark exposure of those is a re-photograph whose
+    neighbour liked the other set: the taste model, which knew better on held-out photos, decides.
+    A photo curated itself keeps its own favourite."""
+    import skimage.data
+    from PIL import ImageEnhance
 
-    sets = [RenderParams(n1=n) for n in (3, 5, 7, 9)]
-    rows = [CuratedRender(1, 10 + i, None, p, "good", 5 - i, "a") for i, p in enumerate(sets)]
+    from indexer.embed import embed
+    from recommender.choose import choose, learn
+    from recommender.taste import Library, look, small
 
-    def prefers_n1_9(keys: list[str]) -> np.ndarray:
-        return np.array([float(k == params_hash(sets[3])) + 0.5 * (k == params_hash(sets[2])) for k in keys])
+    for_dark, for_bright = RenderParams(enhance="Brightness"), RenderParams(enhance="Contrast")
+    names = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "camera",
+             "coins", "moon", "page", "clock", "brick", "grass", "gravel", "cell", "text", "colorwheel", "retina"]
+    images = {}
+    for n, name in enumerate(names):
+        photo = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+        photo.thumbnail((320, 320))
+        images[2 * n + 1] = np.asarray(ImageEnhance.Brightness(photo).enhance(1.3))
+        images[2 * n + 2] = np.asarray(ImageEnhance.Brightness(photo).enhance(0.45))
+    vectors = dict(zip(images, embed(list(images.values()), net), strict=True))
+    luma = {i: look(small(img))[0] for i, img in images.items()}
+    threshold = float(np.median(list(luma.values())))
+    new = [2 * n + 2 for n in range(0, len(names), 3)]  # dark exposures of every third scene: not curated
+    rows = []
+    for i in images:
+        if i not in new:
+            liked, disliked = (for_dark, for_bright) if luma[i] < threshold else (for_bright, for_dark)
+            rows += [CuratedRender(i, 2 * i, None, liked, "good", 5, "c"),
+                     CuratedRender(i, 2 * i + 1, None, disliked, "bad", 1, "c")]
+    model = learn(Library.build({i: img for i, img in images.items() if i not in new}, vectors, rows))
+    assert model.worth_it and model.ranks_variants and model.variant_rate > model.votes_rate
 
-    ranked = rank([(1, 0.9)], rows)
-    picks = diverse(ranked, 5)
-    chosen = shortlist(picks, ranked, prefers_n1_9)
-    assert SHORTLIST == 3 and chosen[0].params == sets[2]  # the fourth set is not on the shortlist
-    assert sorted(c.params.n1 for c in chosen) == [3, 5, 7, 9]
-    itself = rank([(1, 1.0)], rows)
-    assert shortlist(diverse(itself, 5), itself, prefers_n1_9)[0].params == sets[0]
+    def choice_for(i: int):
+        sims = sorted(((p, float(vectors[p] @ vectors[i])) for p in model.library.photo_ids), key=lambda kv: -kv[1])
+        near = sims[:10]
+        return choose(near, [r for r in rows if r.photo_id in dict(near)], lambda: rows, lambda: model, images[i])
+
+    # dark exposures whose bright twin was liked with the other set
+    turned = [i for i in new if luma[i] < threshold - 0.03 and luma[i - 1] > threshold + 0.03]
+    assert len(turned) >= 2
+    for i in turned:
+        choice = choice_for(i)
+        assert not choice.fallback and choice.source == "taste model"
+        assert choice.ranked[0].params == for_bright  # the neighbours' votes say otherwise
+        assert choice.keys[0] == params_hash(for_dark) and 0 < choice.confidence < 1
+    itself = next(i for i in images if i not in new and luma[i] < threshold)
+    assert choice_for(itself).source == "neighbours"
 
 
 def test_a_photos_grades_put_untagged_renders_between_good_and_bad(photos):
