@@ -176,14 +176,28 @@ class Library:
         ordered = sorted(photo_ids, key=lambda p: (self.scene[p], p))
         return [ordered[i::n] for i in range(min(n, len(ordered)))]
 
+    @functools.cached_property
+    def _guides(self) -> dict[str, Counter]:
+        """Per set, the guides it was liked with: read once, asked at every recommendation."""
+        guides: dict[str, Counter] = defaultdict(Counter)
+        for p in self.photo_ids:
+            for r in self.rows[p]:
+                if r.verdict == "good":
+                    guides[style_key(r.params)][r.guide_id] += 1
+        return guides
+
     def guide_of(self, key: str) -> int | None:
         """The guide this set was liked with most often (None: liked without one, or never)."""
-        guides = Counter(r.guide_id for p in self.photo_ids for r in self.rows[p]
-                         if r.verdict == "good" and style_key(r.params) == key)
+        guides = self._guides.get(key)
         return guides.most_common(1)[0][0] if guides else None
 
     def favourite(self, pid: int) -> str | None:
         return self.favs.get(pid)
+
+    @functools.cached_property
+    def liked_anywhere(self) -> list[str]:
+        """`liked` over every photo of the library, once: each recommendation ranks these."""
+        return self.liked(self.photo_ids)
 
     def liked(self, photo_ids: list[int]) -> list[str]:
         """Sets these photos' curators liked, most favourites first (at most MAX_CANDIDATES)."""
@@ -338,10 +352,10 @@ class TasteModel:
         out-of-scene one unless given)."""
         assert self.model is not None and self.calibration is not None
         lib = self.library
-        candidates = [key for key in dict.fromkeys([*first, *lib.liked(lib.photo_ids)])
+        candidates = [key for key in dict.fromkeys([*first, *lib.liked_anywhere])
                       if key not in exclude and key in lib.styles]
         if not candidates:
-            return Scored([], [], 0.0)
+            return Scored([], [])
         scored = self._rank(self.model, None, small(image), candidates)
         scored.confidence = float((calibration or self.calibration).predict([scored.margin])[0])
         return scored
