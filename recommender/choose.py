@@ -34,7 +34,7 @@ from db.store import CuratedRender, params_hash
 from renderer.params import RenderParams
 
 from .ranking import MIN_SIMILARITY, SAME_PHOTO, Candidate, confidence, diverse, most_liked, rank, turned_down
-from .taste import SCENE_SIMILARITY, Library, Platt, TasteModel
+from .taste import SCENE_SIMILARITY, Library, Platt, TasteModel, TastePhoto
 
 NEIGHBOURS = 10
 FOLDS = 5
@@ -67,7 +67,7 @@ def measure_variants(model: TasteModel) -> None:
     raw, by_votes, margins, by_model = [], [], [], []
     for held in lib.spread([p for p in lib.photo_ids if lib.favourite(p)], FOLDS):
         train = [p for p in lib.photo_ids if p not in held]
-        ranker = model.held_out_ranker(train) if model.worth_it else None
+        ranker = model.held_out_ranker(train, held) if model.worth_it else None
         liked = lib.liked(train)
         for pid in held:
             sims = sorted(((p, float(lib.vectors[p] @ lib.vectors[pid])) for p in train), key=lambda kv: -kv[1])
@@ -103,7 +103,7 @@ def learn(lib: Library, rows: list[CuratedRender] | None = None) -> TasteModel:
 
 def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
            every_row: Callable[[], list[CuratedRender]], model: Callable[[], TasteModel | None],
-           image: np.ndarray | None, *, k: int = 5, min_similarity: float = MIN_SIMILARITY,
+           photo: TastePhoto | None, *, k: int = 5, min_similarity: float = MIN_SIMILARITY,
            whose: str = "the curators'") -> Choice:
     """Decide for one photo. `hits`: (photo id, similarity) of curated neighbours; `rows`: their
     verdicts; `every_row` (all verdicts that count, for the most-liked set) is asked for only
@@ -112,12 +112,12 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
     picks = diverse(ranked, k)
     closest = max((sim for _, sim in hits), default=0.0)
     learned = model()
-    trusted = learned is not None and learned.worth_it and image is not None  # a taste model worth using
+    trusted = learned is not None and learned.worth_it and photo is not None  # a taste model worth using
     if trusted and closest < SCENE_SIMILARITY:
         picks = []  # another scene's votes: the taste model decides below
     vetoed = turned_down(hits, rows)
     if picks and trusted and learned.ranks_variants and not curated_itself(ranked):
-        scored = learned.rank(image, vetoed, [params_hash(c.params) for c in picks], learned.variant_calibration)
+        scored = learned.rank(photo, vetoed, [params_hash(c.params) for c in picks], learned.variant_calibration)
         if scored.keys:
             styles = {key: learned.library.styles[key] for key in scored.keys[: k + 1]}
             return Choice(list(styles), styles, scored.confidence, False, "taste model",
@@ -141,7 +141,7 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
         why = "no similar photo has a render curators marked good"
     if vetoed:
         why += f" (leaving out {len(vetoed)} set{'s' if len(vetoed) > 1 else ''} turned down on this photo)"
-    scored = learned.rank(image, exclude=vetoed) if trusted else None
+    scored = learned.rank(photo, exclude=vetoed) if trusted else None
     if scored is not None and scored.keys:
         styles = {key: learned.library.styles[key] for key in scored.keys[: k + 1]}
         return Choice(list(styles), styles, scored.confidence, True, "taste model",

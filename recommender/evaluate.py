@@ -4,8 +4,8 @@ Two protocols over the curated photos:
 
 * `photo` — a fifth of the photos held out at a time, spread over the scenes: the other crops of
   a held-out photo's scene stay in the pool (a re-photograph of something curated);
-* `scene` — leave one scene out: every photo of the scene (near-duplicates found by content
-  similarity, or a `--groups` file) is held out together (a photo unlike anything curated).
+* `scene` — a fifth of the scenes held out at a time: every photo of a scene (near-duplicates found
+  by content similarity, or a `--groups` file) is held out together (a photo unlike anything curated).
 
 For each held-out photo every method picks a parameter set, compared with the curator's
 favourite set for that photo: top-1 and top-3 agreement, and the render-space error, mean
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
+from sklearn.model_selection import GroupKFold
 
 from db import Database
 from db.models import Photo
@@ -76,32 +77,34 @@ class EvalReport:
         return {"curator": self.curator, "protocols": {k: asdict(v) for k, v in self.protocols.items()}}
 
 
-class _Renders:
-    """Small renders for comparison, cached by (photo, parameters)."""
+class Renders:
+    """Small renders for comparison, cached by (photo, parameters). Without a network the dream
+    is left out (the look before it: mask, keep map, enhancement, style), which is what the
+    generated-curator evaluation can afford for thousands of photos."""
 
-    def __init__(self, net: Backbone, size: int):
-        self.net, self.size = net, size
+    def __init__(self, net: Backbone | None, size: int, guide: np.ndarray | None = None):
+        self.net, self.size, self.guide = net, size, guide
         self.cache: dict[tuple[int, str], np.ndarray] = {}
 
     def lab(self, photo_id: int, image: np.ndarray, params: RenderParams) -> np.ndarray:
-        params = params.replace(size=self.size)
+        params = params.replace(size=self.size, **({} if self.net is not None else {"layer": None}))
         key = (photo_id, params_hash(params))
         if key not in self.cache:
-            self.cache[key] = rgb2lab(render(image, params, self.net).image)
+            self.cache[key] = rgb2lab(render(image, params, self.net, guide=self.guide).image)
         return self.cache[key]
 
     def delta_e(self, photo_id: int, image: np.ndarray, a: RenderParams, b: RenderParams) -> float:
         return float(deltaE_ciede2000(self.lab(photo_id, image, a), self.lab(photo_id, image, b)).mean())
 
 
-def _picks(lib: Library, train: list[int], query: int, image: np.ndarray, model: TasteModel | None,
+def _picks(lib: Library, train: list[int], query: int, model: TasteModel | None,
            rng: np.random.Generator) -> tuple[dict[str, list[str]], Choice]:
     """Each method's set keys, best first, for one held-out photo."""
     rows = [r for p in train for r in lib.rows[p]]
     sims = sorted(((p, float(lib.vectors[p] @ lib.vectors[query])) for p in train), key=lambda kv: -kv[1])
     near = sims[:NEIGHBOURS]
     near_rows = [r for p, _ in near for r in lib.rows[p]]
-    choice = choose(near, near_rows, lambda: rows, lambda: model, image)
+    choice = choose(near, near_rows, lambda: rows, lambda: model, lib.photo(query))
     knn = [params_hash(c.params) for c in diverse(rank(near, near_rows), 3)]
     liked = params_hash(most_liked(rows))
     candidates = lib.liked(train)
@@ -151,26 +154,43 @@ def evaluate(db: Database, net: Backbone, *, size: int = 96, curator: str | None
         names = {p: groups.get(paths[p]) or groups.get(Path(paths[p]).name) for p in lib.photo_ids}
         labels = {name: i for i, name in enumerate(sorted({n for n in names.values() if n}))}
         lib.scene = {p: labels[n] if n else len(labels) + p for p, n in names.items()}
+    reports = evaluate_library(lib, images, Renders(net, size), protocols=protocols, seed=seed, on_photo=on_photo)
+    return EvalReport(curator, reports)
+
+
+def folds(lib: Library, photos: list[int], protocol: str) -> list[list[int]]:
+    """Held-out photo groups: a fifth of the photos spread over the scenes (`photo`), or a fifth of
+    the scenes, every photo of a scene together (`scene`, scikit-learn's GroupKFold)."""
+    if protocol == "photo":
+        return lib.spread(photos, FOLDS)
+    labels = [lib.scene[p] for p in photos]
+    splits = GroupKFold(n_splits=min(FOLDS, len(set(labels)))).split(photos, groups=labels)
+    return [[photos[i] for i in test] for _, test in splits]
+
+
+def evaluate_library(lib: Library, images: dict[int, np.ndarray], renders: Renders, *,
+                     protocols: tuple[str, ...] = PROTOCOLS, seed: int = 0,
+                     on_photo: Callable[[int], None] | None = None) -> dict[str, ProtocolReport]:
+    """The protocols on a library of curated photos (`images`: the full photos, for the renders)."""
     liked_photos = [p for p in lib.photo_ids if lib.favourite(p) is not None]
     if len(liked_photos) < 3 or len(set(lib.scene[p] for p in liked_photos)) < 2:
         raise ValueError(f"evaluation needs at least 3 curated photos with a good verdict in 2 scenes and readable "
                          f"files, found {len(liked_photos)} in {len(set(lib.scene[p] for p in liked_photos))}")
-    renders = _Renders(net, size)
     rng = np.random.default_rng(seed)
     reports = {}
     for protocol in protocols:
-        scene_ids = sorted({lib.scene[p] for p in liked_photos})
-        folds = (lib.spread(liked_photos, FOLDS) if protocol == "photo" else
-                 [[p for p in liked_photos if lib.scene[p] == sc] for sc in scene_ids])
         scores = {m: MethodScore() for m in METHODS}
         confidences, hits, fallbacks = [], [], 0
-        for held in folds:
+        for held in folds(lib, liked_photos, protocol):
+            held_scenes = {lib.scene[p] for p in held}
             train = [p for p in lib.photo_ids if p not in held and
-                     (protocol == "photo" or lib.scene[p] != lib.scene[held[0]])]
+                     (protocol == "photo" or lib.scene[p] not in held_scenes)]
             sub = lib.subset(train)
             model = learn(sub)  # learnt without the held photos, as `recommend` learns without a new one
+            if model.model is not None:
+                model.model.expect(sub, held)
             for query in held:
-                picks, choice = _picks(sub, train, query, images[query], model, rng)
+                picks, choice = _picks(sub, train, query, model, rng)
                 favourite = lib.styles[lib.favourite(query)]
                 for method, keys in picks.items():
                     score = scores[method]
@@ -186,7 +206,7 @@ def evaluate(db: Database, net: Backbone, *, size: int = 96, curator: str | None
         bins = _reliability(confidences, hits)
         reports[protocol] = ProtocolReport(len(liked_photos), len({lib.scene[p] for p in liked_photos}), scores,
                                            bins, fallbacks / len(liked_photos), calibration_error(bins))
-    return EvalReport(curator, reports)
+    return reports
 
 
 def plot_reliability(report: EvalReport, path: Path) -> Path:

@@ -26,10 +26,10 @@ from renderer.params import RenderParams
 
 from .choose import NEIGHBOURS, choose, learn
 from .ranking import MIN_SIMILARITY, Candidate
-from .taste import Library, TasteModel
+from .taste import Library, TasteModel, TastePhoto
 
 log = logging.getLogger(__name__)
-TASTE_VERSION = 5  # bump when the model's features or fields change: stored models are then learnt again
+TASTE_VERSION = 6  # bump when the model's features or fields change: stored models are then learnt again
 MAX_LIBRARY = 2000  # the newest curated photos the taste model learns from
 
 
@@ -83,7 +83,8 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
             return curated(s, curator=curator)
 
     whose = f"{curator}'s" if curator else "the curators'"
-    choice = choose(hits, rows, every_row, lambda: taste_model(catalog, curator), image, k=k,
+    photo = TastePhoto.of(image, vector) if image is not None else None
+    choice = choose(hits, rows, every_row, lambda: taste_model(catalog, curator), photo, k=k,
                     min_similarity=min_similarity, whose=whose)
     best = choice.styles[choice.keys[0]]
     chosen = next((c for c in choice.ranked if params_hash(c.params) == choice.keys[0]), None)

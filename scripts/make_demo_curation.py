@@ -40,16 +40,16 @@ Run: .venv/bin/python -m scripts.make_demo_curation [--size 160] [--variants 4] 
 from __future__ import annotations
 
 import argparse
-import io
 
 import numpy as np
 import skimage.data
-from PIL import Image, ImageEnhance
+from PIL import Image
 from skimage import color, filters
 
 from db import Database, data_home
 from db.store import tag
 from indexer.catalog import Catalog
+from recommender.simulation import VARIANT_KINDS, variants
 from renderer.backbones import load_backbone
 from renderer.images import resize, to_gray
 from renderer.params import RenderParams
@@ -67,37 +67,6 @@ PALETTE = [
     RenderParams(mask="stdmean", std_factor=0.5, enhance="Sharpness", layer="conv1/7x7_s2", rb_rate=0.85),
     RenderParams(n1=9, n2=20, convd_median_factor=1.0, enhance="Contrast", layer="inception_4c/output"),
 ]
-
-
-def variants(image: np.ndarray, count: int) -> list[np.ndarray]:
-    """The photo, then what a re-photograph of it changes, up to `count`: crops of 80% at the
-    corners, a 60% rescale, a mirror image, brighter and darker exposure, more and less contrast,
-    heavy JPEG compression, slight rotations (cropped to the rotated frame) and a centre crop."""
-    h, w = image.shape[:2]
-    ch, cw = int(h * 0.8), int(w * 0.8)
-    pil = Image.fromarray(image)
-    out = [image, image[:ch, :cw], image[h - ch :, w - cw :], image[:ch, w - cw :], image[h - ch :, :cw],
-           resize(image, max(32, int(w * 0.6)), keep_size=True), image[:, ::-1],
-           *(np.asarray(ImageEnhance.Brightness(pil).enhance(f)) for f in (1.3, 0.7)),
-           *(np.asarray(ImageEnhance.Contrast(pil).enhance(f)) for f in (1.4, 0.7)), _jpeg(pil, 15),
-           *(_rotated(pil, angle) for angle in (6, -6)),
-           image[(h - ch) // 2 : (h + ch) // 2, (w - cw) // 2 : (w + cw) // 2]]
-    return [np.ascontiguousarray(v) for v in out[:count]]
-
-
-VARIANTS = 15  # how many `variants` can give
-
-
-def _jpeg(pil: Image.Image, quality: int) -> np.ndarray:
-    buffer = io.BytesIO()
-    pil.save(buffer, "JPEG", quality=quality)
-    return np.asarray(Image.open(buffer).convert("RGB"))
-
-
-def _rotated(pil: Image.Image, angle: float) -> np.ndarray:
-    """Rotated about the centre, then cropped to 80% so no corner is empty."""
-    w, h = pil.size
-    return np.asarray(pil.rotate(angle, resample=Image.BICUBIC).crop((w // 10, h // 10, w - w // 10, h - h // 10)))
 
 
 def photo_traits(image: np.ndarray) -> dict[str, float]:
@@ -192,7 +161,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=160, help="working width of the curation renders")
     parser.add_argument("--variants", type=int, default=4,
                         help=f"versions of each photo: crops, scale, mirror, exposure, contrast, JPEG, "
-                             f"rotation (1-{VARIANTS})")
+                             f"rotation (1-{VARIANT_KINDS})")
     parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: the data directory's SQLite)")
     parser.add_argument("--taste", choices=sorted(TASTES), default="simulated", help="which simulated curator")
     parser.add_argument("--scenes", choices=("demo", "more"), default="demo",

@@ -118,13 +118,14 @@ def test_taste_model_carries_a_rule_about_the_look_to_unseen_photos(net, for_dar
     import skimage.data
 
     from indexer.embed import embed
-    from recommender.taste import Library, TasteModel, look, small
+    from recommender.taste import Library, TasteModel, TastePhoto, small
+    from recommender.traits import photo_traits
 
     names = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "camera",
              "coins", "moon", "page", "clock", "brick", "grass", "gravel", "cell", "text", "colorwheel", "retina"]
     images = {i: np.asarray(Image.fromarray(getattr(skimage.data, n)()).convert("RGB")) for i, n in enumerate(names, 1)}
     vectors = dict(zip(images, embed(list(images.values()), net), strict=True))
-    luma = {i: look(small(img))[0] for i, img in images.items()}
+    luma = {i: photo_traits(small(img))[0] for i, img in images.items()}
     threshold = float(np.median(list(luma.values())))
     rows = []
     for i in images:
@@ -139,8 +140,9 @@ def test_taste_model_carries_a_rule_about_the_look_to_unseen_photos(net, for_dar
     # the curator's line lies)
     unseen = [i for i in images if i not in train and abs(luma[i] - threshold) > 0.03]
     assert len(unseen) >= 3
-    assert all(model.rank(images[i]).keys[0] == params_hash(for_dark if luma[i] < threshold else for_bright)
-               for i in unseen)
+    for i in unseen:
+        wanted = for_dark if luma[i] < threshold else for_bright
+        assert model.rank(TastePhoto.of(images[i], vectors[i])).keys[0] == params_hash(wanted)
 
 
 def test_a_neighbours_favourite_beats_everyones_runner_up():
@@ -224,7 +226,8 @@ def test_a_darker_exposure_of_a_curated_scene_gets_what_the_curator_likes_on_dar
 
     from indexer.embed import embed
     from recommender.choose import choose, learn
-    from recommender.taste import Library, look, small
+    from recommender.taste import Library, TastePhoto, small
+    from recommender.traits import photo_traits
 
     for_dark, for_bright = RenderParams(enhance="Brightness"), RenderParams(enhance="Contrast")
     names = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "camera",
@@ -236,7 +239,7 @@ def test_a_darker_exposure_of_a_curated_scene_gets_what_the_curator_likes_on_dar
         images[2 * n + 1] = np.asarray(ImageEnhance.Brightness(photo).enhance(1.3))
         images[2 * n + 2] = np.asarray(ImageEnhance.Brightness(photo).enhance(0.45))
     vectors = dict(zip(images, embed(list(images.values()), net), strict=True))
-    luma = {i: look(small(img))[0] for i, img in images.items()}
+    luma = {i: photo_traits(small(img))[0] for i, img in images.items()}
     threshold = float(np.median(list(luma.values())))
     new = [2 * n + 2 for n in range(0, len(names), 3)]  # dark exposures of every third scene: not curated
     rows = []
@@ -251,7 +254,8 @@ def test_a_darker_exposure_of_a_curated_scene_gets_what_the_curator_likes_on_dar
     def choice_for(i: int):
         sims = sorted(((p, float(vectors[p] @ vectors[i])) for p in model.library.photo_ids), key=lambda kv: -kv[1])
         near = sims[:10]
-        return choose(near, [r for r in rows if r.photo_id in dict(near)], lambda: rows, lambda: model, images[i])
+        return choose(near, [r for r in rows if r.photo_id in dict(near)], lambda: rows, lambda: model,
+                      TastePhoto.of(images[i], vectors[i]))
 
     # dark exposures whose bright twin was liked with the other set
     turned = [i for i in new if luma[i] < threshold - 0.03 and luma[i - 1] > threshold + 0.03]
@@ -301,7 +305,7 @@ def test_learning_again_reuses_thumbnails_and_what_each_set_does_to_each_photo(c
     second = recommending._learn(curation, None)  # as after a verdict: the model is learnt again
     assert computed == [] and second.library.outcomes.keys() == first.library.outcomes.keys()
     assert all(np.array_equal(second.library.images[p], first.library.images[p]) for p in first.library.photo_ids)
-    assert all(np.array_equal(second.library.looks[p], first.library.looks[p]) for p in first.library.photo_ids)
+    assert all(np.array_equal(second.library.traits[p], first.library.traits[p]) for p in first.library.photo_ids)
     pid, key = next(iter(second.library.outcomes))
     assert np.array_equal(second.library.outcomes[pid, key], real(first.library.images[pid], first.library.styles[key]))
 
