@@ -137,6 +137,8 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
         why = f"no curated photo is similar enough (closest {closest:.2f} < {min_similarity})"
     elif closest < SCENE_SIMILARITY:
         why = f"no curated photo of the same scene (closest {closest:.2f} < {SCENE_SIMILARITY})"
+    elif any(sp.weight > 0 for c in ranked for sp in c.support):
+        why = "every set liked on similar photos was turned down on this one"
     else:
         why = "no similar photo has a render curators marked good"
     if vetoed:

@@ -60,6 +60,16 @@ class ProtocolReport:
     fallback_share: float = 0.0  # how often `recommend` answered with a fallback
     calibration_error: float = 0.0  # expected calibration error of `recommend`'s confidence
 
+    @property
+    def standard_error(self) -> float:
+        """Of a top-1 rate near one half on this many photos (scenes count, not crops of one)."""
+        return 0.5 / np.sqrt(max(1, min(self.photos, 4 * self.scenes)))
+
+    @property
+    def too_few(self) -> bool:
+        """Whether differences between methods here are mostly chance: under 30 photos or 5 scenes."""
+        return self.photos < 30 or self.scenes < 5
+
 
 def calibration_error(reliability: list[dict[str, float]]) -> float:
     """The gap between confidence and accuracy, per bin, weighted by the bin's photos: 0 when every
@@ -74,7 +84,9 @@ class EvalReport:
     protocols: dict[str, ProtocolReport]
 
     def to_dict(self) -> dict:
-        return {"curator": self.curator, "protocols": {k: asdict(v) for k, v in self.protocols.items()}}
+        return {"curator": self.curator,
+                "protocols": {k: asdict(v) | {"too_few": v.too_few, "standard_error": round(v.standard_error, 3)}
+                              for k, v in self.protocols.items()}}
 
 
 class Renders:

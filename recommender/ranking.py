@@ -23,8 +23,10 @@ GEOMETRY = ("size", "keep_size", "seed")  # how big and which dither: the user's
 DIVERSITY_FIELDS = ("style", "mask", "dd", "layer", "enhance", "n1", "n2", "n3", "rb_rate", "convd_median_factor", "cb")
 
 
+@functools.lru_cache(maxsize=8192)
 def style_of(params: RenderParams) -> RenderParams:
-    """The parameters with geometry reset to defaults, so one style rendered at two sizes is one set."""
+    """The parameters with geometry reset to defaults, so one style rendered at two sizes is one set.
+    Remembered per set: ranking asks for it once per verdict row of every neighbour."""
     default = RenderParams()
     return params.replace(**{name: getattr(default, name) for name in GEOMETRY})
 
@@ -119,10 +121,15 @@ def rank(neighbours: list[tuple[int, float]], curated: list[CuratedRender],
 
 
 def turned_down(neighbours: list[tuple[int, float]], curated: list[CuratedRender]) -> set[str]:
-    """Sets the curator tagged bad on this very photo (a neighbour at SAME_PHOTO similarity):
-    never offered for it again, whatever decides."""
+    """Sets the curators turned down on this very photo (a neighbour at SAME_PHOTO similarity): their
+    verdicts on it weigh more bad than good. Never offered for it again, whatever decides. One bad
+    verdict (given, say, with another guide) does not outweigh four good ones on the same photo."""
     itself = {pid for pid, sim in neighbours if sim >= SAME_PHOTO}
-    return {style_key(c.params) for c in curated if c.verdict == "bad" and c.photo_id in itself}
+    balance: dict[str, float] = defaultdict(float)
+    for c in curated:
+        if c.photo_id in itself:
+            balance[style_key(c.params)] += verdict_weight(c.verdict, c.score)
+    return {key for key, total in balance.items() if total < 0}
 
 
 def diverse(candidates: list[Candidate], k: int) -> list[Candidate]:
@@ -137,12 +144,14 @@ def diverse(candidates: list[Candidate], k: int) -> list[Candidate]:
 
 
 def confidence(best: Candidate, candidates: list[Candidate]) -> float:
-    """In [0, 1]: the closest good supporter's similarity × the best set's share of all positive totals."""
+    """In [0, 1): the closest good supporter's similarity × the best set's share of all positive totals
+    × n/(n+1) for n good verdicts behind it — one verdict is evidence, not certainty (0.5 at most)."""
     positive_total = sum(c.total for c in candidates if c.total > 0)
     supporters = [sp.similarity for sp in best.support if sp.weight > 0]
     if not supporters or positive_total <= 0:
         return 0.0
-    return round(max(supporters) * best.total / positive_total, 4)
+    evidence = len(supporters) / (len(supporters) + 1)
+    return round(max(supporters) * best.total / positive_total * evidence, 4)
 
 
 def best_per_photo(curated: list[CuratedRender]) -> dict[int, RenderParams]:

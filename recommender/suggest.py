@@ -1,8 +1,11 @@
-"""What to curate next: uncurated photos unlike anything curated, spread over different scenes.
+"""What to curate next: the photos whose verdicts would teach the recommender most.
 
-A verdict teaches most where the recommender knows least: on a photo whose nearest curated
-photo is far away. Picking greedily the photo farthest from everything curated *or already
-suggested* keeps ten suggestions from being ten crops of one new scene.
+A verdict teaches most where the recommender knows least: on a photo unlike anything curated
+(its nearest curated photo is far away) and on which the taste model hesitates between sets
+(its favourite classifier gives no set a clear chance). Picking greedily the photo with the most
+of both — farthest from everything curated *or already suggested*, weighted by that
+uncertainty — keeps ten suggestions from being ten crops of one new scene. Before the model
+can be learnt, novelty alone decides.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import numpy as np
 from db.models import Photo
 from db.store import curated_photo_ids, embedding_matrix
 from indexer.catalog import Catalog
+from renderer.images import ImageError, load_image
+
+SHORTLIST = 4  # uncertainty is weighed among this many times n of the most novel photos
 
 
 @dataclass
@@ -21,10 +27,30 @@ class Suggestion:
     photo_id: int
     path: str
     nearest_curated: float  # cosine similarity to the closest curated photo (0 when none is curated)
+    uncertainty: float | None = None  # 1 − the taste model's chance for its favourite (None: no model yet)
+
+
+def teaching_order(vectors: np.ndarray, nearest: np.ndarray, n: int, uncertainty: np.ndarray | None = None
+                   ) -> list[int]:
+    """Indices of up to `n` photos, greedily the one least like anything curated (`nearest`: its
+    similarity to the closest curated photo) or picked before, times its `uncertainty`."""
+    closeness = np.maximum(nearest, 0.0).astype(float)
+    weight = np.ones(len(vectors)) if uncertainty is None else uncertainty
+    picks: list[int] = []
+    for _ in range(min(n, len(vectors))):
+        score = (1.0 - closeness) * weight
+        score[picks] = -np.inf
+        i = int(np.argmax(score))
+        picks.append(i)
+        closeness = np.maximum(closeness, vectors @ vectors[i])
+    return picks
 
 
 def suggest(catalog: Catalog, n: int = 20, curator: str | None = None) -> list[Suggestion]:
-    """Up to `n` uncurated photos, the most novel first (farthest-point order)."""
+    """Up to `n` uncurated photos, the most worth curating first."""
+    from .recommend import taste_model
+    from .taste import TastePhoto
+
     catalog.index.refresh()
     with catalog.db.session() as s:
         done = set(curated_photo_ids(s, curator))
@@ -38,13 +64,20 @@ def suggest(catalog: Catalog, n: int = 20, curator: str | None = None) -> list[S
         nearest = np.maximum(sims[:, 0], 0.0)
     else:
         nearest = np.zeros(len(ids), np.float32)
-    closeness = nearest.copy()  # to anything curated or already suggested
-    picks: list[int] = []
-    for _ in range(min(n, len(ids))):
-        i = int(np.argmin(closeness))
-        picks.append(i)
-        closeness = np.maximum(closeness, vectors @ vectors[i])
-        closeness[picks] = np.inf
+    shortlist = teaching_order(vectors, nearest, SHORTLIST * n)
     with catalog.db.session() as s:
-        paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_([int(ids[i]) for i in picks]))}
-    return [Suggestion(int(ids[i]), paths[int(ids[i])], round(float(nearest[i]), 4)) for i in picks]
+        paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_([int(ids[i]) for i in shortlist]))}
+    model = taste_model(catalog, curator) if done else None
+    uncertainty = None
+    if model is not None and model.model is not None and model.model.classifier is not None:
+        readable = []
+        for i in shortlist:
+            try:
+                readable.append((i, TastePhoto.of(load_image(paths[int(ids[i])]), vectors[i])))
+            except ImageError:
+                continue  # a file gone since: not worth suggesting
+        shortlist = [i for i, _ in readable]
+        uncertainty = model.uncertainty([photo for _, photo in readable])
+    order = teaching_order(vectors[shortlist], nearest[shortlist], n, uncertainty)
+    return [Suggestion(int(ids[shortlist[j]]), paths[int(ids[shortlist[j]])], round(float(nearest[shortlist[j]]), 4),
+                       None if uncertainty is None else round(float(uncertainty[j]), 4)) for j in order]

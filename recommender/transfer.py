@@ -24,8 +24,9 @@ from renderer.images import resize
 from .choose import learn
 from .evaluate import METHODS, Renders, evaluate_library, folds
 from .ranking import style_key
-from .simulation import EVAL_VARIANTS, Curator, describe, scene_bank, variants
-from .taste import Library, outcome, small
+from .simulation import EVAL_VARIANTS, Curator, Scene, describe, scene_bank, variants
+from .suggest import teaching_order
+from .taste import Library, TasteModel, outcome, small
 
 WIDTH = 256  # the photos are kept at this width: the learner looks at 160-px thumbnails
 CURVE = (10, 30, 100, 300)  # tagged photos on the learning curve
@@ -42,12 +43,14 @@ class Photos:
     group: dict[int, str]
 
     @classmethod
-    def build(cls, net: Backbone, kinds: Iterable[int] = EVAL_VARIANTS, cache: Path | None = None) -> Photos:
+    def build(cls, net: Backbone, kinds: Iterable[int] = EVAL_VARIANTS, cache: Path | None = None,
+              scenes: Iterable[Scene] | None = None) -> Photos:
+        """The photos of `scenes` (default: the whole scene bank), each in the `kinds` of variant."""
         from indexer.embed import embed
 
         kinds = list(kinds)
         images, descriptors, scene, group = {}, {}, {}, {}
-        for scene_ in scene_bank():
+        for scene_ in scenes if scenes is not None else scene_bank():
             for kind, image in zip(kinds, (variants(scene_.image, max(kinds) + 1)[k] for k in kinds), strict=True):
                 pid = len(images) + 1
                 images[pid] = resize(image, min(WIDTH, image.shape[1]))
@@ -115,10 +118,10 @@ def evaluate_curator(curator: Curator, photos: Photos, guide: np.ndarray) -> dic
 
 
 def learning_curve(curator: Curator, photos: Photos, sizes: tuple[int, ...] = CURVE, seed: int = 0,
-                   order: Callable[[Library, list[int], np.random.Generator], list[int]] | None = None
-                   ) -> dict[int, float]:
-    """New-scene top-1 of `recommend` when the curator has tagged only the first n training photos
-    (in random order unless `order` says), for each n."""
+                   suggested: bool = False) -> dict[int, float]:
+    """New-scene top-1 of `recommend` when the curator has tagged only n of the training photos, for
+    each n: photos taken in random order, or (`suggested`) in the order `suggest` gives — the curator
+    tags a batch, the model is learnt, `suggest` picks the next batch."""
     from .evaluate import _picks
 
     lib = curate(curator, photos).library
@@ -127,10 +130,11 @@ def learning_curve(curator: Curator, photos: Photos, sizes: tuple[int, ...] = CU
     hits: dict[int, list[bool]] = {n: [] for n in sizes}
     for held in folds(lib, liked, "scene"):
         held_scenes = {lib.scene[p] for p in held}
-        pool = [p for p in lib.photo_ids if lib.scene[p] not in held_scenes]
-        pool = order(lib, pool, rng) if order is not None else list(rng.permutation(pool))
+        pool = [int(p) for p in rng.permutation([p for p in lib.photo_ids if lib.scene[p] not in held_scenes])]
+        train: list[int] = []
+        model = None
         for n in sizes:
-            train = [int(p) for p in pool[:n]]
+            train = _suggested(lib, pool, train, n, model) if suggested else pool[:n]
             sub = lib.subset(train)
             model = learn(sub)
             if model.model is not None:
@@ -139,6 +143,22 @@ def learning_curve(curator: Curator, photos: Photos, sizes: tuple[int, ...] = CU
                 picks, _ = _picks(sub, train, query, model, rng)
                 hits[n].append(picks["recommend"][0] == lib.favourite(query))
     return {n: float(np.mean(h)) for n, h in hits.items()}
+
+
+def _suggested(lib: Library, pool: list[int], train: list[int], n: int, model: TasteModel | None) -> list[int]:
+    """`train` and then what `suggest` would have the curator tag next, up to n photos."""
+    rest = [p for p in pool if p not in set(train)]
+    vectors = np.stack([lib.vectors[p] for p in rest])
+    nearest = (vectors @ np.stack([lib.vectors[p] for p in train]).T).max(axis=1) if train else np.zeros(len(rest))
+    unsure = None
+    if model is not None and model.model is not None and model.model.classifier is not None:
+        unsure = model.uncertainty([lib.photo(p) for p in rest])
+    return train + [rest[i] for i in teaching_order(vectors, nearest, n - len(train), unsure)]
+
+
+def guide_image() -> np.ndarray:
+    """The guide every generated curator's renders are blended with (and styled by): Hubble's deep field."""
+    return resize(data.hubble_deep_field(), WIDTH)
 
 
 def _init_worker() -> None:
@@ -151,7 +171,7 @@ def run(seeds: Iterable[int], photos: Photos, *, workers: int = 1, curves: int =
         on_done: Callable[[dict], None] | None = None) -> list[dict]:
     """Evaluate the curators of these seeds (in `workers` processes), the first `curves` of them
     with a learning curve too."""
-    guide = resize(data.hubble_deep_field(), WIDTH)
+    guide = guide_image()
     results = []
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
         futures = [pool.submit(_one, seed, photos, guide, i < curves) for i, seed in enumerate(seeds)]
@@ -167,6 +187,7 @@ def _one(seed: int, photos: Photos, guide: np.ndarray, curve: bool) -> dict:
     out = evaluate_curator(curator, photos, guide)
     if curve:
         out["curve"] = learning_curve(curator, photos)
+        out["curve_suggested"] = learning_curve(curator, photos, suggested=True)
     return out
 
 
@@ -181,7 +202,72 @@ def summary(results: list[dict]) -> dict:
     for protocol in ("photo", "scene"):
         out[protocol] = {m: {metric: stats([r[protocol][m][metric] for r in results])
                              for metric in ("top1", "top3", "delta_e")} for m in METHODS}
-    curves = [r["curve"] for r in results if "curve" in r]
-    if curves:
-        out["curve"] = {n: stats([c[n] for c in curves]) | {"curators": len(curves)} for n in curves[0]}
+    for name in ("curve", "curve_suggested"):
+        curves = [r[name] for r in results if name in r]
+        if curves:
+            out[name] = {n: stats([c[n] for c in curves]) | {"curators": len(curves)} for n in curves[0]}
     return out
+
+
+def one_line(r: dict) -> str:
+    """One curator's headline figures."""
+    return (f"{r['curator']}: new scenes {r['scene']['recommend']['top1']:.2f} (most-liked "
+            f"{r['scene']['most-liked']['top1']:.2f}, oracle {r['oracle']:.2f}), new variants "
+            f"{r['photo']['recommend']['top1']:.2f}")
+
+
+def table(report: dict) -> list[str]:
+    """The summary as text: mean ± standard deviation [10th–90th percentile] over curators."""
+    def cell(s: dict) -> str:
+        return f"{s['mean']:>5.2f} ± {s['std']:.2f} [{s['p10']:.2f}–{s['p90']:.2f}]"
+
+    lines = [f"{report['curators']} generated curators (a simulation, not people)",
+             f"{'method':11} {'new scene top-1':>26} {'ΔE':>5} {'new variant top-1':>26} {'ΔE':>5}",
+             f"{'oracle':11} {cell(report['oracle']):>26}"]
+    for m in METHODS:
+        s, p = report["scene"][m], report["photo"][m]
+        lines.append(f"{m:11} {cell(s['top1']):>26} {s['delta_e']['mean']:>5.1f} {cell(p['top1']):>26} "
+                     f"{p['delta_e']['mean']:>5.1f}")
+    for name, order in (("curve", "random order"), ("curve_suggested", "suggest's order")):
+        for n, c in report.get(name, {}).items():
+            lines.append(f"learning curve, {order}: {n} tagged photos, new-scene top-1 {cell(c)}")
+    return lines
+
+
+def plot(results: list[dict], report: dict, path: Path) -> Path:
+    """New-scene and new-variant top-1 per curator for every method, and the learning curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = ["oracle", *METHODS]
+    fig, axes = plt.subplots(1, 3 if "curve" in report else 2, figsize=(15, 4.5))
+    for ax, protocol, title in zip(axes, ("scene", "photo"), ("new scenes", "new variants"), strict=False):
+        values = [[r["oracle"] for r in results], *([r[protocol][m]["top1"] for r in results] for m in METHODS)]
+        ax.boxplot(values, tick_labels=methods, showmeans=True)
+        ax.set_title(f"{title}: top-1 over {len(results)} generated curators")
+        ax.set_ylim(0, 1)
+        ax.tick_params(axis="x", rotation=30)
+    if "curve" in report:
+        ax = axes[2]
+        for name, label in (("curve", "random order"), ("curve_suggested", "suggest's order")):
+            curve = report.get(name, {})
+            x = sorted(curve, key=int)
+            ax.plot([int(n) for n in x], [curve[n]["mean"] for n in x], "o-", label=f"{label} (mean)")
+            ax.fill_between([int(n) for n in x], [curve[n]["p10"] for n in x], [curve[n]["p90"] for n in x],
+                            alpha=0.2)
+        ax.axhline(report["scene"]["most-liked"]["top1"]["mean"], ls=":", color="grey", label="most-liked set")
+        ax.axhline(report["oracle"]["mean"], ls="--", color="black", label="oracle")
+        sizes = sorted(report["curve"], key=int)
+        ax.set_xscale("log")
+        ax.set_xticks([int(n) for n in sizes], sizes)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("tagged photos (shaded: 10th-90th percentile)")
+        ax.set_title(f"new scenes: learning curve ({report['curve'][sizes[0]]['curators']} curators)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
