@@ -109,7 +109,7 @@ class Renders:
         return float(deltaE_ciede2000(self.lab(photo_id, image, a), self.lab(photo_id, image, b)).mean())
 
 
-def _picks(lib: Library, train: list[int], query: int, model: TasteModel | None,
+def method_picks(lib: Library, train: list[int], query: int, model: TasteModel | None,
            rng: np.random.Generator) -> tuple[dict[str, list[str]], Choice]:
     """Each method's set keys, best first, for one held-out photo."""
     rows = [r for p in train for r in lib.rows[p]]
@@ -202,7 +202,7 @@ def evaluate_library(lib: Library, images: dict[int, np.ndarray], renders: Rende
             if model.model is not None:
                 model.model.expect(sub, held)
             for query in held:
-                picks, choice = _picks(sub, train, query, model, rng)
+                picks, choice = method_picks(sub, train, query, model, rng)
                 favourite = lib.styles[lib.favourite(query)]
                 for method, keys in picks.items():
                     score = scores[method]

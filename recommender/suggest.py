@@ -19,7 +19,7 @@ from db.store import curated_photo_ids, embedding_matrix
 from indexer.catalog import Catalog
 from renderer.images import ImageError, load_image
 
-SHORTLIST = 4  # uncertainty is weighed among this many times n of the most novel photos
+WEIGHED = 40  # uncertainty is weighed among this many of the most novel photos (each read as a thumbnail)
 
 
 @dataclass
@@ -49,7 +49,7 @@ def teaching_order(vectors: np.ndarray, nearest: np.ndarray, n: int, uncertainty
 def suggest(catalog: Catalog, n: int = 20, curator: str | None = None) -> list[Suggestion]:
     """Up to `n` uncurated photos, the most worth curating first."""
     from .recommend import taste_model
-    from .taste import TastePhoto
+    from .taste import LOOK_WIDTH, TastePhoto
 
     catalog.index.refresh()
     with catalog.db.session() as s:
@@ -64,20 +64,22 @@ def suggest(catalog: Catalog, n: int = 20, curator: str | None = None) -> list[S
         nearest = np.maximum(sims[:, 0], 0.0)
     else:
         nearest = np.zeros(len(ids), np.float32)
-    shortlist = teaching_order(vectors, nearest, SHORTLIST * n)
+    novel = teaching_order(vectors, nearest, max(n, WEIGHED))
     with catalog.db.session() as s:
-        paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_([int(ids[i]) for i in shortlist]))}
+        paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_([int(ids[i]) for i in novel]))}
     model = taste_model(catalog, curator) if done else None
-    uncertainty = None
+    unsure: dict[int, float] = {}
     if model is not None and model.model is not None and model.model.classifier is not None:
-        readable = []
-        for i in shortlist:
+        readable = {}
+        for i in novel[:WEIGHED]:
             try:
-                readable.append((i, TastePhoto.of(load_image(paths[int(ids[i])]), vectors[i])))
+                readable[i] = TastePhoto.of(load_image(paths[int(ids[i])], at_least=2 * LOOK_WIDTH), vectors[i])
             except ImageError:
                 continue  # a file gone since: not worth suggesting
-        shortlist = [i for i, _ in readable]
-        uncertainty = model.uncertainty([photo for _, photo in readable])
-    order = teaching_order(vectors[shortlist], nearest[shortlist], n, uncertainty)
-    return [Suggestion(int(ids[shortlist[j]]), paths[int(ids[shortlist[j]])], round(float(nearest[shortlist[j]]), 4),
-                       None if uncertainty is None else round(float(uncertainty[j]), 4)) for j in order]
+        weighed = list(readable)
+        unsure = dict(zip(weighed, map(float, model.uncertainty(list(readable.values()))), strict=True))
+        head = [weighed[j] for j in teaching_order(vectors[weighed], nearest[weighed], min(n, len(weighed)),
+                                                   np.array(list(unsure.values())))]
+        novel = head + novel[WEIGHED:]  # the rest (unreadable files left out) in novelty order
+    return [Suggestion(int(ids[i]), paths[int(ids[i])], round(float(nearest[i]), 4),
+                       round(unsure[i], 4) if i in unsure else None) for i in novel[:n]]

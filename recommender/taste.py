@@ -278,24 +278,33 @@ class Learnt:
 
     ranker: LGBMRanker
     classifier: FavouriteClassifier | None
+    share: float = 0.5  # the classifier's weight against the ranker's (`TasteModel.fit` chooses it)
     known: dict[int, np.ndarray] = field(default_factory=dict)  # curated photo -> classifier probabilities
-
-    RANKER_SHARE = 1.0  # the ranker's softmax against the classifier's probability
 
     def expect(self, lib: Library, photo_ids: list[int]) -> None:
         """Classify these curated photos in one batch, ahead of ranking sets for each."""
         if self.classifier is not None and photo_ids:
             self.known |= dict(zip(photo_ids, self.classifier.proba([lib.photo(p) for p in photo_ids]), strict=True))
 
-    def scores(self, lib: Library, photo: TastePhoto, keys: list[str]) -> np.ndarray:
+    def parts(self, lib: Library, photo: TastePhoto, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The ranker's softmax over `keys` and the classifier's chance for each (zeros without one)."""
         ranked = self.ranker.predict(lib.features(photo, keys))
         soft = np.exp(ranked - ranked.max())
-        blended = self.RANKER_SHARE * soft / soft.sum()
         if self.classifier is None:
-            return blended
+            return soft / soft.sum(), np.zeros(len(keys))
         p = self.known[photo.pid] if photo.pid in self.known else self.classifier.proba([photo])[0]
         classes = self.classifier.classes
-        return blended + np.array([p[classes.index(k)] if k in classes else 0.0 for k in keys])
+        return soft / soft.sum(), np.array([p[classes.index(k)] if k in classes else 0.0 for k in keys])
+
+    def scores(self, lib: Library, photo: TastePhoto, keys: list[str]) -> np.ndarray:
+        return blend(*self.parts(lib, photo, keys), self.share if self.classifier is not None else 0.0)
+
+
+SHARES = (0.5, 0.0, 1.0)  # the classifier's weights tried, the blend first (it wins ties)
+
+
+def blend(ranker: np.ndarray, classifier: np.ndarray, share: float) -> np.ndarray:
+    return (1 - share) * ranker + share * classifier
 
 
 @dataclass
@@ -350,6 +359,7 @@ class TasteModel:
         self.calibration: Platt | None = None
         self.accuracy = 0.0
         self.most_liked_rate = 0.0
+        self.share = SHARES[0]  # the classifier's weight in the blend, chosen on held-out scenes
         # Rule 1 (re-photographs of curated scenes), measured by `choose.measure_variants`: whether the
         # model or the neighbours' votes decide, their held-out top-1, and the calibration of each.
         self.ranks_variants = False
@@ -383,14 +393,14 @@ class TasteModel:
         liked = [p for p in photo_ids if lib.favourite(p)]
         favourite = [lib.favourite(p) for p in liked]
         classifier = FavouriteClassifier([lib.photo(p) for p in liked], favourite) if len(set(favourite)) > 1 else None
-        return Learnt(ranker.fit(X, y, group=groups), classifier)
+        return Learnt(ranker.fit(X, y, group=groups), classifier, self.share)
 
     def fit(self) -> TasteModel:
         lib = self.library
         scene_ids = sorted({lib.scene[p] for p in lib.photo_ids if lib.favourite(p)})
         if len(scene_ids) < MIN_SCENES:
             return self
-        margins, correct, liked_hits = [], [], []
+        outcomes, liked_hits = [], []  # per held-out photo: candidates, both parts, favourite
         n_folds = min(5, len(scene_ids))
         for held in (scene_ids[i::n_folds] for i in range(n_folds)):  # out-of-scene predictions
             train = [p for p in lib.photo_ids if lib.scene[p] not in held]
@@ -401,15 +411,22 @@ class TasteModel:
             model = self._fitted(train)
             model.expect(lib, test)
             for pid in test:
-                ranked = self._rank(model, lib.photo(pid), candidates)
-                margins.append(ranked.margin)
-                correct.append(ranked.keys[0] == lib.favourite(pid))
+                outcomes.append((candidates, *model.parts(lib, lib.photo(pid), candidates), lib.favourite(pid)))
                 liked_hits.append(candidates[0] == lib.favourite(pid))
-        self.calibration = Platt.fit(margins, correct)
-        self.accuracy, self.most_liked_rate = float(np.mean(correct)), float(np.mean(liked_hits))
+        if not outcomes:
+            return self
+
+        def scored(share: float) -> list[tuple[Scored, str]]:
+            return [(Scored.of(keys, blend(r, c, share)), fav) for keys, r, c, fav in outcomes]
+
+        rates = {share: np.mean([s.keys[0] == fav for s, fav in scored(share)]) for share in SHARES}
+        self.share = max(SHARES, key=lambda share: rates[share])  # first of the best: the blend on ties
+        held_out = scored(self.share)
+        self.calibration = Platt.fit([s.margin for s, _ in held_out], [s.keys[0] == fav for s, fav in held_out])
+        self.accuracy, self.most_liked_rate = float(rates[self.share]), float(np.mean(liked_hits))
         self.model = self._fitted(lib.photo_ids)
-        log.info("taste model: %d photos, %d scenes, out-of-scene top-1 %.2f (most-liked set %.2f)",
-                 len(lib.photo_ids), len(scene_ids), self.accuracy, self.most_liked_rate)
+        log.info("taste model: %d photos, %d scenes, out-of-scene top-1 %.2f (most-liked set %.2f), classifier "
+                 "share %.1f", len(lib.photo_ids), len(scene_ids), self.accuracy, self.most_liked_rate, self.share)
         return self
 
     def _rank(self, model: Learnt, photo: TastePhoto, candidates: list[str]) -> Scored:

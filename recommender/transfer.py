@@ -22,7 +22,7 @@ from renderer.backbones import Backbone
 from renderer.images import resize
 
 from .choose import learn
-from .evaluate import METHODS, Renders, evaluate_library, folds
+from .evaluate import METHODS, Renders, evaluate_library, folds, method_picks
 from .ranking import style_key
 from .simulation import EVAL_VARIANTS, Curator, Scene, describe, scene_bank, variants
 from .suggest import teaching_order
@@ -122,8 +122,6 @@ def learning_curve(curator: Curator, photos: Photos, sizes: tuple[int, ...] = CU
     """New-scene top-1 of `recommend` when the curator has tagged only n of the training photos, for
     each n: photos taken in random order, or (`suggested`) in the order `suggest` gives — the curator
     tags a batch, the model is learnt, `suggest` picks the next batch."""
-    from .evaluate import _picks
-
     lib = curate(curator, photos).library
     rng = np.random.default_rng(seed)
     liked = [p for p in lib.photo_ids if lib.favourite(p)]
@@ -140,7 +138,7 @@ def learning_curve(curator: Curator, photos: Photos, sizes: tuple[int, ...] = CU
             if model.model is not None:
                 model.model.expect(sub, held)
             for query in held:
-                picks, _ = _picks(sub, train, query, model, rng)
+                picks, _ = method_picks(sub, train, query, model, rng)
                 hits[n].append(picks["recommend"][0] == lib.favourite(query))
     return {n: float(np.mean(h)) for n, h in hits.items()}
 

@@ -81,3 +81,16 @@ def test_an_evaluation_on_a_few_photos_says_its_figures_mean_little():
     assert ProtocolReport(photos=4, scenes=2, scores={}).too_few
     assert not ProtocolReport(photos=72, scenes=18, scores={}).too_few
     assert ProtocolReport(photos=4, scenes=2, scores={}).standard_error > 0.2
+
+
+def test_the_next_photo_to_curate_is_a_new_one_the_model_is_unsure_of():
+    from recommender.suggest import teaching_order
+
+    a = np.array([1.0, 0.0, 0.0])
+    twin = np.array([0.99, 0.141, 0.0])  # a re-photograph of a
+    vectors = np.stack([a, twin / np.linalg.norm(twin), [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+    nothing_curated = np.zeros(4)
+    assert teaching_order(vectors, nothing_curated, 4, np.array([0.2, 0.2, 0.9, 0.5])) == [2, 3, 0, 1]
+    assert teaching_order(vectors, nothing_curated, 4)[-1] == 1  # without a model: novelty alone, twins apart
+    curated_like_c = np.array([0.0, 0.0, 0.95, 0.0])
+    assert teaching_order(vectors, curated_like_c, 1, np.array([0.2, 0.2, 0.9, 0.5])) == [3]
