@@ -509,7 +509,7 @@ def evaluate_cmd(
         help="photo (a fifth of the photos held out at a time), scene (whole scenes held out); default both")] = None,
     curators: Annotated[str | None, typer.Option(
         help="random:N — instead of this library, N generated curators on the bundled photos (a simulation)")] = None,
-    seed: Annotated[int, typer.Option(help="with --curators: the first generated curator's seed")] = 1000,
+    seed: Annotated[int, typer.Option(help="with --curators: the first generated curator's seed")] = 2000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="with --curators: processes")] = 2,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,

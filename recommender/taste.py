@@ -21,8 +21,10 @@ learnt from the four tagged sets of eight per photo, 0.85 and 0.86 with the unta
 Beside it a classifier (`FavouriteClassifier`) learns which liked set is a photo's favourite from
 the photo alone: its traits and what it shows (its content embedding, reduced by PCA). The two
 are blended: on held-out scenes of ten generated curators (`transfer`, development seeds 0-9) the
-ranker alone matched the favourite on 0.60 of new-scene photos, the classifier alone on 0.58, the
-blend on 0.61 (the ranker with only the four numbers of tone and texture it had before: 0.41).
+ranker alone matched the favourite on 0.60 of new-scene photos, the classifier alone on 0.58, an
+even blend on 0.61; the ranker with only the four numbers of tone and texture it had before, 0.56.
+Curators differ — one judges each set by what it keeps of the photo, another by the photo's
+content — so the classifier's weight (0, ½ or 1) is chosen per library on held-out scenes.
 Its out-of-scene accuracy, and the logistic curve (`Platt`) from its top-vs-runner-up margin to
 that accuracy, are measured by fitting on all but a fifth of the scenes in turn.
 """

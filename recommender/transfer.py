@@ -200,6 +200,7 @@ def summary(results: list[dict]) -> dict:
     for protocol in ("photo", "scene"):
         out[protocol] = {m: {metric: stats([r[protocol][m][metric] for r in results])
                              for metric in ("top1", "top3", "delta_e")} for m in METHODS}
+        out[protocol]["calibration_error"] = stats([r[protocol]["calibration_error"] for r in results])
     for name in ("curve", "curve_suggested"):
         curves = [r[name] for r in results if name in r]
         if curves:
