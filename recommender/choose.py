@@ -24,7 +24,7 @@ and for the most-liked set its measured hit rate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,11 +92,13 @@ def measure_variants(model: TasteModel) -> None:
     model.variant_calibration = Platt.fit(margins, by_model) if by_model else None
 
 
-def learn(lib: Library, rows: list[CuratedRender] | None = None) -> TasteModel:
+def learn(lib: Library, rows: list[CuratedRender] | None = None, ahead: Sequence[int] = ()) -> TasteModel:
     """The taste model of a library, with the calibration of rule 1 and the most-liked set of `rows`
-    (default: the library's verdicts)."""
+    (default: the library's verdicts). `ahead`: photos it will be asked about, classified in one batch."""
     model = TasteModel(lib).fit()
     measure_variants(model)
+    if model.model is not None:
+        model.model.expect(lib, list(ahead))
     model.most_liked_set = most_liked(rows if rows is not None else [r for p in lib.photo_ids for r in lib.rows[p]])
     return model
 

@@ -198,9 +198,7 @@ def evaluate_library(lib: Library, images: dict[int, np.ndarray], renders: Rende
             train = [p for p in lib.photo_ids if p not in held and
                      (protocol == "photo" or lib.scene[p] not in held_scenes)]
             sub = lib.subset(train)
-            model = learn(sub)  # learnt without the held photos, as `recommend` learns without a new one
-            if model.model is not None:
-                model.model.expect(sub, held)
+            model = learn(sub, ahead=held)  # learnt without the held photos, as `recommend` learns without a new one
             for query in held:
                 picks, choice = method_picks(sub, train, query, model, rng)
                 favourite = lib.styles[lib.favourite(query)]

@@ -103,9 +103,8 @@ def curate(curator: Curator, photos: Photos, seed: int = 0) -> Curated:
     return Curated(library, oracle)
 
 
-def evaluate_curator(curator: Curator, photos: Photos, guide: np.ndarray) -> dict:
+def evaluate_curator(curator: Curator, curated: Curated, photos: Photos, guide: np.ndarray) -> dict:
     """Top-1, top-3 and ΔE of every method, and the oracle's top-1, on both protocols."""
-    curated = curate(curator, photos)
     lib = curated.library
     reports = evaluate_library(lib, photos.images, Renders(None, 64, guide))
     liked = [p for p in lib.photo_ids if lib.favourite(p)]
@@ -117,12 +116,11 @@ def evaluate_curator(curator: Curator, photos: Photos, guide: np.ndarray) -> dic
     return out
 
 
-def learning_curve(curator: Curator, photos: Photos, sizes: tuple[int, ...] = CURVE, seed: int = 0,
+def learning_curve(lib: Library, sizes: tuple[int, ...] = CURVE, seed: int = 0,
                    suggested: bool = False) -> dict[int, float]:
     """New-scene top-1 of `recommend` when the curator has tagged only n of the training photos, for
     each n: photos taken in random order, or (`suggested`) in the order `suggest` gives — the curator
     tags a batch, the model is learnt, `suggest` picks the next batch."""
-    lib = curate(curator, photos).library
     rng = np.random.default_rng(seed)
     liked = [p for p in lib.photo_ids if lib.favourite(p)]
     hits: dict[int, list[bool]] = {n: [] for n in sizes}
@@ -134,9 +132,7 @@ def learning_curve(curator: Curator, photos: Photos, sizes: tuple[int, ...] = CU
         for n in sizes:
             train = _suggested(lib, pool, train, n, model) if suggested else pool[:n]
             sub = lib.subset(train)
-            model = learn(sub)
-            if model.model is not None:
-                model.model.expect(sub, held)
+            model = learn(sub, ahead=held)
             for query in held:
                 picks, _ = method_picks(sub, train, query, model, rng)
                 hits[n].append(picks["recommend"][0] == lib.favourite(query))
@@ -182,10 +178,11 @@ def run(seeds: Iterable[int], photos: Photos, *, workers: int = 1, curves: int =
 
 def _one(seed: int, photos: Photos, guide: np.ndarray, curve: bool) -> dict:
     curator = Curator.generate(seed)
-    out = evaluate_curator(curator, photos, guide)
+    curated = curate(curator, photos)  # once: every protocol and curve reads the same verdicts
+    out = evaluate_curator(curator, curated, photos, guide)
     if curve:
-        out["curve"] = learning_curve(curator, photos)
-        out["curve_suggested"] = learning_curve(curator, photos, suggested=True)
+        out["curve"] = learning_curve(curated.library)
+        out["curve_suggested"] = learning_curve(curated.library, suggested=True)
     return out
 
 
