@@ -11,13 +11,25 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from renderer.params import RenderParams, parse_assignments, parse_json
 
+
+class Output(Console):
+    """stdout: wrapped to the terminal's width, but never cut or wrapped when it goes to a pipe
+    or a file (which has no width), so a path or an id is never split."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(PIPE_WIDTH, size.height)
+
+
+PIPE_WIDTH = 1_000_000
 err = Console(stderr=True)
-out = Console()
+out = Output(soft_wrap=True)
 
 # Errors a user can fix: one line on stderr, exit code 2.
 USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
@@ -66,28 +78,6 @@ def build_params(params_file: Path | None, sets: list[str] | None, base: RenderP
         data.update(loaded)
     data.update(parse_assignments(sets or []))
     return RenderParams.from_dict(data)
-
-
-def output_names(photos: list[Path], folder: Path) -> list[Path]:
-    """One PNG per photo in `folder`, named after it: distinct within the run, never one of the inputs."""
-    inputs = {p.resolve() for p in photos}
-    taken: set[Path] = set()
-    names = []
-    for photo in photos:
-        candidate, n = folder / f"{photo.stem}.png", 2
-        while candidate.resolve() in taken or candidate.resolve() in inputs:
-            candidate, n = folder / f"{photo.stem}-{n}.png", n + 1
-        taken.add(candidate.resolve())
-        names.append(candidate)
-    return names
-
-
-def refuse_overwriting(output: Path, *inputs: Path | None) -> None:
-    """An output that is one of the inputs would destroy it: refuse."""
-    for given in inputs:
-        if given is not None and (output.resolve() == given.resolve()
-                                  or (output.exists() and given.exists() and output.samefile(given))):
-            raise ValueError(f"output {output} is the input {given}; choose another -o")
 
 
 def print_json(obj: Any) -> None:

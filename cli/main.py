@@ -20,21 +20,20 @@ from .common import (
     err,
     fail,
     out,
-    output_names,
     print_json,
     progress,
-    refuse_overwriting,
     setup_logging,
     user_errors,
 )
 
+HELP_STYLE = {"rich_markup_mode": "markdown", "no_args_is_help": True}  # paragraphs reflowed, `code` shown
 app = typer.Typer(help="Prisma-like artworks from photos, with parameters learnt from curated renders.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-curator_app = typer.Typer(help="Manage curators who sign in to the web page.", no_args_is_help=True)
-index_app = typer.Typer(help="Inspect or rebuild the FAISS index (a cache of the database).", no_args_is_help=True)
+                  add_completion=False, pretty_exceptions_enable=False, **HELP_STYLE)
+curator_app = typer.Typer(help="Manage curators who sign in to the web page.", **HELP_STYLE)
+index_app = typer.Typer(help="Inspect or rebuild the FAISS index (a cache of the database).", **HELP_STYLE)
 app.add_typer(index_app, name="index")
 app.add_typer(curator_app, name="curator")
-delete_app = typer.Typer(help="Delete renders or photos (files included), after confirmation.", no_args_is_help=True)
+delete_app = typer.Typer(help="Delete renders or photos (files included), after confirmation.", **HELP_STYLE)
 app.add_typer(delete_app, name="delete")
 
 BackboneOpt = Annotated[str, typer.Option(help=f"auto (GoogLeNet if its weights are present), {', '.join(BACKBONES)}")]
@@ -54,9 +53,19 @@ MaxSecondsOpt = Annotated[float, typer.Option(
 _state: dict[str, str | None] = {"db": None}
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        out.print(f"prismarec {version('prismarec')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the library does")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit")] = False,
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $PRISMAREC_DB, else SQLite in "
                                                 "$PRISMAREC_HOME or the user data directory)")] = None,
 ) -> None:
@@ -102,7 +111,10 @@ def default_output(photo: Path) -> Path:
 @app.command()
 def render(
     photo: Annotated[Path, typer.Argument(help="The photo to turn into an artwork")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="PNG to write (default: data dir)")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="PNG to write (default: a new file in the data dir); never an existing one")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing -o file (never a catalogued photo or a judged render)")] = False,
     guide: Annotated[Path | None, typer.Option(help="Guide image whose pixels fill what the mask drops")] = None,
     sets: SetOpt = None,
     params_file: ParamsOpt = None,
@@ -122,27 +134,22 @@ def render(
     Example: prismarec render cat.jpg --guide stars.jpg --set layer=inception_4c/output --set rb_rate=0.85 -o out.png
     """
     with user_errors():
-        if output is not None:
-            if output.suffix.lower() != ".png":
-                raise ValueError(f"output must be a .png file, got {output}")
-            refuse_overwriting(output, photo, guide)
+        if output is not None and output.suffix.lower() != ".png":
+            raise ValueError(f"output must be a .png file, got {output}")
         params = build_params(params_file, sets)
         if params.guide_dream and guide is None:
             raise ValueError("guide_dream=true needs --guide")
         studio = open_studio(backbone, weights, quiet=as_json)
         net = studio.catalog.net
-        if params.layer is not None:
-            net.resolve(params.layer, params.post_relu)
         started = time.perf_counter()
-        registered = studio.photo(photo)
         output = output or default_output(photo)
         steps = (params.iter_n * params.octave_n if params.layer else 0) + (
             params.style_iters if params.style == "gatys" else 0)  # each reports its steps to the bar
         with progress(steps, "rendering", enabled=not as_json and steps > 0) as bar:
-            render_id, result = studio.render(registered, params, output, guide=guide, on_step=bar,
-                                              max_seconds=max_seconds)
+            render_id, result, photo_id = studio.render(photo, params, output, guide=guide, on_step=bar,
+                                                        max_seconds=max_seconds, overwrite=overwrite)
         total = time.perf_counter() - started
-    summary = {"render_id": render_id, "output": str(output), "photo": str(photo), "photo_id": registered.id,
+    summary = {"render_id": render_id, "output": str(output), "photo": str(photo), "photo_id": photo_id,
                "guide": str(guide) if guide else None, "backbone": result.backbone, "style_model": result.style_model,
                "device": str(net.device), "params": params.to_dict(), "timings": result.timings,
                "seconds": total}
@@ -192,13 +199,20 @@ def tag(
     new_curator: Annotated[bool, typer.Option(
         "--new-curator", help="Create the curator if the name is new (otherwise a new name is refused as a typo)")
     ] = False,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Drop the earlier verdict's score and note (by default those not given are kept)")] = False,
 ) -> None:
-    """Give a verdict on a render; a curator's new verdict replaces their earlier one (history kept)."""
+    """Give a verdict on a render; a curator's new verdict replaces their earlier one (history kept).
+
+    A score or note not given carries over from the curator's earlier verdict on that render,
+    so `tag 9 --bad` after `tag 9 --good --score 4 --note "too dark"` keeps 4 and the note.
+    """
     if good == bad:
         fail("give exactly one of --good or --bad")
     verdict = "good" if good else "bad"
     with user_errors():
-        open_records().tag([render_id], curator, verdict, score, note, new_curator=new_curator)
+        open_records().tag([render_id], curator, verdict, score, note, new_curator=new_curator,
+                           keep_earlier=not fresh)
     out.print(f"render {render_id}: {verdict}{'' if score is None else f' {score}/5'} by {curator}")
 
 
@@ -294,43 +308,49 @@ def recommend_and_render(
 ) -> None:
     """Recommend parameters for each photo and render it — auto-styling in one command.
 
-    Each photo is written to OUTPUT_DIR/<name>.png at the photo's proportions (photos that share
-    a name get -2, -3, …). Renders are recorded, so curators can tag them
-    (`prismarec tag ID --good --curator NAME`). A bad file is reported and skipped; the exit
-    code is 1 if any photo failed.
+    Each photo is written to OUTPUT_DIR/NAME.png at the photo's proportions; a name that is
+    taken (a file, an earlier render, another photo of this run) gets -2, -3, …, so no file is
+    ever replaced. Resumable: a photo whose render with the chosen set is already in the folder
+    is skipped. The folder's own renders are never taken for photos. Renders are recorded, so
+    curators can tag them (`prismarec tag ID --good --curator NAME`). One line is printed as
+    each photo finishes; a bad file is reported and skipped; the exit code is 1 if any failed.
     """
     from indexer.catalog import image_files
 
     _state["db"] = db or _state["db"]
     with user_errors():
+        build_params(None, sets)  # bad --set values are refused before any work
         studio = open_studio(backbone, weights, quiet=as_json)
         studio.check_curator(curator)
-        fixed_guide = studio.guide(guide)[0] if guide not in (None, "auto") else None
+        fixed_guide = studio.read_guide(guide) if guide not in (None, "auto") else None
         files = list(image_files(photos))
         if not files:
             raise ValueError("no photos found in the given paths")
-        build_params(None, sets)  # bad --set values are refused before any work
-    results, failures = [], []
+    results, skipped, failures = [], [], []
+    taken = {f.resolve() for f in files}  # never write over an input, nor twice to one name
     with progress(len(files), "rendering", enabled=not as_json) as bar:
-        for path, target in zip(files, output_names(files, output_dir), strict=True):
+        for path in files:
             try:
                 done = studio.recommend_and_render(
-                    path, target, adjust=lambda p: build_params(None, sets, base=p), guide=fixed_guide,
+                    path, output_dir, adjust=lambda p: build_params(None, sets, base=p), guide=fixed_guide,
                     auto_guide=guide == "auto", min_similarity=min_similarity, curator=curator,
-                    max_seconds=max_seconds)
-                results.append(done.to_dict())
+                    max_seconds=max_seconds, taken=taken)
             except (ValueError, OSError) as exc:
                 failures.append({"photo": str(path), "error": str(exc)})
+                if not as_json:
+                    err.print(f"[red]failed:[/] {exc}", highlight=False)
+            else:
+                (skipped if done.skipped else results).append(done.to_dict())
+                if not as_json:
+                    what = "already rendered" if done.skipped else "rendered"
+                    out.print(f"render {done.render_id}: {done.output} ({what}; chosen by the "
+                              f"{done.recommendation.source}, confidence {done.recommendation.confidence:.2f})",
+                              highlight=False)
             bar(1)
     if as_json:
-        print_json({"renders": results, "failed": failures})
+        print_json({"renders": results, "skipped": skipped, "failed": failures})
     else:
-        for r in results:
-            out.print(f"render {r['render_id']}: {r['output']} (chosen by the {r['source']}, "
-                      f"confidence {r['confidence']:.2f})")
-        for f in failures:
-            err.print(f"[red]failed:[/] {f['error']}", highlight=False)
-        out.print(f"{len(results)} rendered, {len(failures)} failed")
+        out.print(f"{len(results)} rendered, {len(skipped)} already done, {len(failures)} failed")
     if failures:
         raise typer.Exit(1)
 
@@ -359,6 +379,7 @@ def sweep(
     --grid rb_rate=0.85,1.0 -o sweep/
     """
     from indexer.catalog import image_files
+    from renderer.pipeline import check_render
     from studio.contact_sheet import contact_sheet
     from studio.sweep import local_pool, parse_grid, plan
     from studio.sweep import run as run_sweep
@@ -370,15 +391,23 @@ def sweep(
         files = list(image_files(photos))
         if not files:
             raise ValueError("no photos found in the given paths")
-        registered = []
+        guide_files = [catalog.read_guide(g) for g in guides or []]
+        readable = []
         for f in files:
             try:
-                registered.append((catalog.register(f).id, str(f.resolve())))
+                readable.append(catalog.read(f))
             except ValueError as exc:
                 err.print(f"[red]skipped:[/] {exc}", highlight=False)
-        guide_list = [(catalog.register_guide(g)[0], str(g.resolve())) for g in guides or []] or [(None, None)]
-        tasks = plan(registered, guide_list, base, grid_values, output_dir, backbone=catalog.net.name,
-                     weights=str(weights) if weights else None, max_seconds=max_seconds)
+        # every grid point is checked (values, time) on every photo before anything is written
+        draft = plan([(i, p.path) for i, p in enumerate(readable)], [(i, g.path) for i, g in enumerate(guide_files)]
+                     or [(None, None)], base, grid_values, output_dir)
+        for task in draft:
+            check_render(readable[task.photo_id].image, task.params, catalog.net,
+                         None if task.guide_id is None else guide_files[task.guide_id].image, max_seconds)
+        registered = [(catalog.register(p).id, str(Path(p.path).resolve())) for p in readable]
+        guide_list = [(catalog.register_guide(g)[0], str(Path(g.path).resolve())) for g in guide_files]
+        tasks = plan(registered, guide_list or [(None, None)], base, grid_values, output_dir,
+                     backbone=catalog.net.name, weights=str(weights) if weights else None, max_seconds=max_seconds)
     executor = None
     if dask:
         from distributed import Client, LocalCluster
@@ -402,6 +431,9 @@ def sweep(
     else:
         out.print(f"{len(tasks)} renders: {len(report.rendered)} new, {len(report.skipped)} already done, "
                   f"{len(report.failed)} failed")
+        for what, ids in (("new", report.rendered), ("already done", report.skipped)):
+            if ids:
+                out.print(f"render ids ({what}): {' '.join(map(str, ids))}", highlight=False)
         for o, e in report.failed:
             err.print(f"[red]failed:[/] {o}: {e}", highlight=False)
         for sheet in sheets:
@@ -542,7 +574,7 @@ def evaluate_cmd(
         studio = open_studio(backbone, weights, quiet=as_json, writes=False)
         studio.check_curator(curator)
         catalog = studio.catalog
-        with catalog.db.session() as s:
+        with catalog.db.reading() as s:
             total = len({r.photo_id for r in curated(s, curator=curator)}) * len(chosen)
         with progress(total, "evaluating", enabled=not as_json) as bar:
             report = evaluate(catalog.db, catalog.net, size=size, curator=curator, groups=scene_of,

@@ -58,8 +58,15 @@ class Base(DeclarativeBase):
     pass
 
 
+# Ids are never reused: a deleted render's id stays dead, so bookmarks, links and `tag N` never
+# reach other work (SQLite's AUTOINCREMENT; PostgreSQL's sequences never go back anyway).
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class ImageFile:
     """Columns shared by photos and guides: one row per distinct content (SHA-256)."""
+
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -81,7 +88,7 @@ class Embedding(Base):
     """A photo's pooled, L2-normalised features in one backbone's space (never mixed across backbones)."""
 
     __tablename__ = "embeddings"
-    __table_args__ = (UniqueConstraint("photo_id", "backbone"),)
+    __table_args__ = (UniqueConstraint("photo_id", "backbone"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
     backbone: Mapped[str] = mapped_column(String(64), index=True)
@@ -101,7 +108,8 @@ class Render(Base):
     """One render: photo, guide, the full `RenderParams` as JSON, backbone, output and timings."""
 
     __tablename__ = "renders"
-    __table_args__ = (Index("ix_renders_job", "photo_id", "guide_id", "params_hash"),)
+    __table_args__ = (Index("ix_renders_job", "photo_id", "guide_id", "params_hash"),
+                      Index("ix_renders_output", "output_path"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
     guide_id: Mapped[int | None] = mapped_column(ForeignKey("guides.id", ondelete="SET NULL"))
@@ -123,6 +131,7 @@ class Render(Base):
 
 class Curator(Base):
     __tablename__ = "curators"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     token_hash: Mapped[str | None] = mapped_column(String(64))
@@ -141,6 +150,7 @@ class Verdict(Base):
         # one current verdict per curator and render, even when two taggers race
         Index("ux_verdicts_one_current", "render_id", "curator_id", unique=True,
               sqlite_where=text('"current"'), postgresql_where=text('"current"')),
+        NEVER_REUSE_IDS,
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     render_id: Mapped[int] = mapped_column(ForeignKey("renders.id", ondelete="CASCADE"))

@@ -1,4 +1,4 @@
-"""Opening the database: engine, SQLite pragmas (WAL, foreign keys, immediate write locks), migrations."""
+"""Opening the database: engine, SQLite pragmas (WAL, foreign keys, write locks taken up front), migrations."""
 
 from __future__ import annotations
 
@@ -30,8 +30,12 @@ class StorageError(RuntimeError):
     """The database cannot be used (damaged, read-only, locked, unreachable); the message says what to do."""
 
 
+READ_ONLY = "prismarec_read_only"  # execution option of the engine behind `Database.reading()`
+
+
 class Database:
-    """An engine plus a session factory; `with db.session() as s:` commits or rolls back.
+    """An engine plus session factories: `with db.session() as s:` writes (commits or rolls back),
+    `with db.reading() as s:` reads and never waits for a writer.
 
     Failures of the database itself come out as one-line `StorageError`s naming it.
     """
@@ -57,12 +61,21 @@ class Database:
         if self.is_sqlite:
             _sqlite_pragmas(self.engine, lock_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
         with self.errors():
             migrate(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A transaction that may write: on SQLite it takes the write lock at BEGIN, so writers queue."""
         with self.errors(), self._sessions() as s, s.begin():
+            yield s
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite a deferred BEGIN, which under WAL reads a
+        snapshot while another process writes, instead of queueing behind it."""
+        with self.errors(), self._readers() as s, s.begin():
             yield s
 
     @contextmanager
@@ -97,8 +110,9 @@ def _advice(reason: str, lock_timeout: float) -> str:
 
 
 def _sqlite_pragmas(engine: Engine, lock_timeout: float) -> None:
-    """WAL so readers never block, foreign keys on, and BEGIN IMMEDIATE so two writers queue
-    on the busy timeout instead of failing when one upgrades a read lock."""
+    """WAL so readers never block, foreign keys on, and BEGIN IMMEDIATE for writing sessions so
+    two writers queue on the busy timeout instead of failing when one upgrades a read lock;
+    reading sessions begin deferred and never wait."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record) -> None:  # noqa: ANN001
@@ -111,7 +125,7 @@ def _sqlite_pragmas(engine: Engine, lock_timeout: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def alembic_config() -> Config:
@@ -121,12 +135,24 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (a no-op when it is current)."""
+    """Bring the schema to the newest revision (a no-op when it is current).
+
+    On SQLite foreign keys are off while migrations run: recreating a table drops the old one,
+    and with foreign keys on that drop would cascade to every row referring to it."""
     cfg = alembic_config()
     head = ScriptDirectory.from_config(cfg).get_current_head()
-    with engine.connect() as conn:
+    with engine.execution_options(**{READ_ONLY: True}).connect() as conn:  # a check that never waits
         if MigrationContext.configure(conn).get_current_revision() == head:
             return
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        raw = conn.connection.dbapi_connection
+        if sqlite:  # outside any transaction, where the pragma takes effect
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")

@@ -147,11 +147,16 @@ def add_render(s: Session, photo_id: int, guide_id: int | None, params: RenderPa
     return render
 
 
-def find_render(s: Session, photo_id: int, guide_id: int | None, params: RenderParams) -> Render | None:
-    """An earlier render of the same photo, guide and parameters (for resumable sweeps)."""
+def render_writing_to(s: Session, path: str) -> int | None:
+    """The id of a render recorded with this output file (an absolute path), if any."""
+    return s.scalar(select(Render.id).where(Render.output_path == path).limit(1))
+
+
+def find_renders(s: Session, photo_id: int, guide_id: int | None, params: RenderParams) -> list[Render]:
+    """Earlier renders of the same photo, guide and parameters, oldest first (for resumable batches)."""
     guide_match = Render.guide_id.is_(None) if guide_id is None else Render.guide_id == guide_id
-    return s.scalar(select(Render).where(Render.photo_id == photo_id, guide_match,
-                                         Render.params_hash == params_hash(params)).limit(1))
+    return list(s.scalars(select(Render).where(Render.photo_id == photo_id, guide_match,
+                                               Render.params_hash == params_hash(params)).order_by(Render.id)))
 
 
 def curator(s: Session, name: str) -> Curator:
@@ -180,9 +185,11 @@ def check_score(score: object) -> int | None:
 
 
 def tag(s: Session, render_id: int, curator_name: str, verdict: str, score: int | None = None,
-        note: str | None = None, *, new_curator: bool = True) -> Verdict:
+        note: str | None = None, *, new_curator: bool = True, keep_earlier: bool = True) -> Verdict:
     """Record a verdict; it replaces the same curator's earlier verdict on that render (kept as history).
 
+    A score or note not given (None) carries over from the earlier verdict unless `keep_earlier`
+    is false: changing good to bad does not silently drop the 4/5 and the note given with it.
     The render row is locked first, so two simultaneous verdicts on one render queue instead of
     both staying current (a partial unique index guarantees one current verdict per curator).
     With `new_curator` false an unknown name is refused instead of created (a typo is not a curator).
@@ -199,6 +206,11 @@ def tag(s: Session, render_id: int, curator_name: str, verdict: str, score: int 
     if not new_curator and not curator_exists(s, curator_name):
         raise ValueError(f"no curator named {curator_name!r} (add them with `prismarec curator add`)")
     who = curator(s, curator_name)
+    earlier = s.scalar(select(Verdict).where(Verdict.render_id == render_id, Verdict.curator_id == who.id,
+                                             Verdict.current.is_(True)))
+    if earlier is not None and keep_earlier:
+        score = earlier.score if score is None else score
+        note = earlier.note if note is None else note
     _retire(s, render_id, who.id)
     v = Verdict(render_id=render_id, curator_id=who.id, verdict=verdict, score=score, note=note, current=True)
     s.add(v)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
 
 from db import Database, NotFound
+from db.models import Guide as GuideRow
 from db.models import Photo as PhotoRow
 from db.store import (
     add_embedding,
@@ -26,7 +28,7 @@ from db.store import (
     photo_by_hash,
 )
 from renderer.backbones import Backbone
-from renderer.images import ImageError, load_image, read_image_file
+from renderer.images import ImageError, is_render, load_image, read_image_file
 
 from .embed import embed
 from .vector_index import VectorIndex
@@ -36,14 +38,27 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Photo:
-    """A registered photo, decoded."""
+    """A photo, decoded. `stored` says whether it is registered and embedded in this backbone;
+    until then `id` is None (or the row of a photo another backbone embedded)."""
 
-    id: int
+    id: int | None
     path: str
     image: np.ndarray
-    embedding: np.ndarray
+    embedding: np.ndarray | None
+    sha256: str
+    stored: bool = True
+
+
+@dataclass(frozen=True)
+class GuideFile:
+    """A guide image, decoded; `id` is None until it is registered."""
+
+    id: int | None
+    path: str
+    image: np.ndarray
+    sha256: str
 
 
 @dataclass
@@ -54,10 +69,12 @@ class IngestReport:
 
 
 def image_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
-    """Files given directly, and image files found under given folders (sorted)."""
+    """Files given directly, and image files found under given folders (sorted). A folder's
+    own renders (PNGs carrying their parameters) are artworks, not photos, and are passed over."""
     for p in map(Path, paths):
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            yield from (f for f in found if not is_render(f))
         else:
             yield p
 
@@ -67,28 +84,41 @@ class Catalog:
         self.db, self.net = db, net
         self.index = VectorIndex(db, net.name, net.pooled_dim, index_folder)
 
-    def register(self, path: str | os.PathLike) -> Photo:
-        """Register (or find) a photo by content and make sure it is embedded and indexed."""
+    def read(self, path: str | os.PathLike) -> Photo:
+        """A photo file decoded and looked up by content, writing nothing (so a refused command
+        leaves no trace): embedded only if it is registered in this backbone already."""
         data, image = read_image_file(path)
-        return self._register(str(path), data, image)
-
-    def _register(self, path: str, data: bytes, image: np.ndarray, vector: np.ndarray | None = None,
-                  update_index: bool = True) -> Photo:
         sha = content_hash(data)
+        with self.db.reading() as s:
+            row = photo_by_hash(s, sha)
+            stored = embedding_of(s, row.id, self.net.name) if row is not None else None
+            photo_id = row.id if row is not None else None
+        return Photo(photo_id, str(path), image, stored, sha, stored=stored is not None)
+
+    def embedded(self, photo: Photo) -> Photo:
+        """The photo with its embedding, computed now if it has none (nothing is stored)."""
+        if photo.embedding is not None:
+            return photo
+        return replace(photo, embedding=embed([photo.image], self.net)[0])
+
+    def register(self, ref: str | os.PathLike | Photo) -> Photo:
+        """Register (or find) a photo by content and make sure it is embedded and indexed."""
+        photo = self.embedded(ref if isinstance(ref, Photo) else self.read(ref))
+        if photo.stored:
+            return photo
+        photo_id = self._store(photo.path, photo.sha256, photo.image.shape, photo.embedding)
+        return replace(photo, id=photo_id, stored=True)
+
+    def _store(self, path: str, sha: str, shape: tuple[int, ...], vector: np.ndarray,
+               update_index: bool = True) -> int:
         with self.db.session() as s:
-            photo, _ = add_photo(s, sha, str(Path(path).resolve()), image.shape[1], image.shape[0])
-            stored = embedding_of(s, photo.id, self.net.name)
-            photo_id = photo.id
-        if stored is not None:
-            return Photo(photo_id, path, image, stored)
-        if vector is None:
-            vector = embed([image], self.net)[0]
-        with self.db.session() as s:
-            if not has_embedding(s, photo_id, self.net.name):  # another process may have just added it
-                add_embedding(s, photo_id, self.net.name, vector)
+            row, _ = add_photo(s, sha, str(Path(path).resolve()), shape[1], shape[0])
+            if not has_embedding(s, row.id, self.net.name):  # another process may have just added it
+                add_embedding(s, row.id, self.net.name, vector)
+            photo_id = row.id
         if update_index:
             self.index.refresh()
-        return Photo(photo_id, path, image, vector)
+        return photo_id
 
     def ingest(self, paths: Iterable[str | os.PathLike], *, batch_size: int = 16,
                on_file: Callable[[int], None] | None = None) -> IngestReport:
@@ -100,7 +130,7 @@ class Catalog:
         def flush() -> None:
             vectors = embed([im for _, _, im in pending], self.net, batch_size=batch_size)
             for (path, data, image), vec in zip(pending, vectors, strict=True):
-                self._register(path, data, image, vec, update_index=False)
+                self._store(path, content_hash(data), image.shape, vec, update_index=False)
                 report.added.append(path)
             if on_file:
                 on_file(len(pending))
@@ -136,22 +166,32 @@ class Catalog:
         return report
 
     def _known(self, sha: str) -> bool:
-        with self.db.session() as s:
+        with self.db.reading() as s:
             photo = photo_by_hash(s, sha)
             return photo is not None and has_embedding(s, photo.id, self.net.name)
 
-    def register_guide(self, path: str | os.PathLike) -> tuple[int, np.ndarray]:
+    def read_guide(self, path: str | os.PathLike) -> GuideFile:
+        """A guide file decoded and looked up by content, writing nothing."""
         data, image = read_image_file(path)
+        sha = content_hash(data)
+        with self.db.reading() as s:
+            guide_id = s.scalar(select(GuideRow.id).where(GuideRow.sha256 == sha))
+        return GuideFile(guide_id, str(path), image, sha)
+
+    def register_guide(self, ref: str | os.PathLike | GuideFile) -> tuple[int, np.ndarray]:
+        guide = ref if isinstance(ref, GuideFile) else self.read_guide(ref)
+        if guide.id is not None:
+            return guide.id, guide.image
         with self.db.session() as s:
-            guide = add_guide(s, content_hash(data), str(Path(path).resolve()), image.shape[1], image.shape[0])
-            return guide.id, image
+            row = add_guide(s, guide.sha256, str(Path(guide.path).resolve()), guide.image.shape[1],
+                            guide.image.shape[0])
+            return row.id, guide.image
 
     def photo(self, photo_id: int) -> Photo:
         """A registered photo by id, read from its file (embedded now if this backbone has not yet)."""
-        with self.db.session() as s:
+        with self.db.reading() as s:
             row = s.get(PhotoRow, photo_id)
             if row is None:
                 raise NotFound(f"no photo {photo_id}")
             path = row.path
-        data, image = read_image_file(path)
-        return self._register(path, data, image)
+        return self.register(path)

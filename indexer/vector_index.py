@@ -142,7 +142,7 @@ class VectorIndex:
     def sync(self) -> None:
         """Add embeddings the database has and the file lacks (e.g. after a crash); rebuild if they diverged."""
         assert self.meta is not None and self.index is not None
-        with self.db.session() as s:
+        with self.db.reading() as s:
             top, removed = embedding_signature(s, self.backbone)
             if (top, removed) == (self.meta.max_embedding_id, self.meta.removed):
                 return
@@ -166,7 +166,7 @@ class VectorIndex:
     def rebuild(self) -> VectorIndex:
         """Build from the database in chunks (trained on a random sample first when approximate)."""
         start = time.perf_counter()
-        with self.db.session() as s:
+        with self.db.reading() as s:
             count = embedding_count(s, self.backbone)
             _, removed = embedding_signature(s, self.backbone)
             self.index = make_index(self.dim, count)
@@ -174,7 +174,7 @@ class VectorIndex:
                 self._train(s, count)
         self.meta = IndexMeta(self.backbone, self.dim, 0, 0, "flat", removed)
         while True:
-            with self.db.session() as s:
+            with self.db.reading() as s:
                 photo_ids, emb_ids, vectors = embedding_matrix(s, self.backbone, self.meta.max_embedding_id, CHUNK)
             if not len(photo_ids):
                 break
@@ -296,7 +296,7 @@ class VectorIndex:
     def _exact_sample(self, queries: int = 200, k: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(queries, their exact k nearest photo ids), one pass over the database in chunks."""
         rng = np.random.default_rng(seed)
-        with self.db.session() as s:
+        with self.db.reading() as s:
             q = embedding_sample(s, self.backbone, queries, seed)
         q = q + rng.normal(0, 0.01, q.shape).astype(np.float32)
         q /= np.linalg.norm(q, axis=1, keepdims=True)
@@ -304,7 +304,7 @@ class VectorIndex:
         best_ids = np.full((len(q), k), -1, np.int64)
         after = 0
         while True:
-            with self.db.session() as s:
+            with self.db.reading() as s:
                 photo_ids, emb_ids, vectors = embedding_matrix(s, self.backbone, after, CHUNK)
             if not len(photo_ids):
                 break

@@ -149,7 +149,7 @@ def evaluate(db: Database, net: Backbone, *, size: int = 96, curator: str | None
 
     `groups` maps a photo's file name (or path) to a scene label, replacing the similarity grouping.
     """
-    with db.session() as s:
+    with db.reading() as s:
         rows = curated(s, curator=curator)
         paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_({r.photo_id for r in rows}))}
         photo_ids, _, vectors = embedding_matrix(s, net.name, photo_ids=paths)

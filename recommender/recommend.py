@@ -66,7 +66,7 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
     learning from curated photos only (of `curator`, or everyone's)."""
     index = catalog.index
     index.refresh()
-    with catalog.db.session() as s:
+    with catalog.db.reading() as s:
         if curator is not None and not curator_exists(s, curator):
             raise ValueError(f"no curator named {curator!r}")
         among = _curated_ids(catalog, s, curator)
@@ -74,12 +74,12 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
     if len(index) and len(among):
         sims, ids = index.search(vector, NEIGHBOURS, among=among)
         hits = [(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True) if i >= 0]
-    with catalog.db.session() as s:
+    with catalog.db.reading() as s:
         rows = curated(s, [pid for pid, _ in hits], curator)
         paths = {pid: s.get(Photo, pid).path for pid, _ in hits}
 
     def every_row() -> list:
-        with catalog.db.session() as s:
+        with catalog.db.reading() as s:
             return curated(s, curator=curator)
 
     whose = f"{curator}'s" if curator else "the curators'"
@@ -114,7 +114,7 @@ def _curated_ids(catalog: Catalog, s: Session, curator: str | None) -> np.ndarra
 def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
     """The taste model of the current verdicts: remembered in this process and in the index folder,
     learnt again (from the curated photos' files) when verdicts changed since."""
-    with catalog.db.session() as s:
+    with catalog.db.reading() as s:
         signature = (catalog.db.url, catalog.net.name, curator, TASTE_VERSION, *verdict_signature(s))
     if signature in _MODELS:
         return _MODELS[signature]
@@ -151,7 +151,7 @@ _SEEN: dict[tuple[str, str | None], _Seen] = {}  # per process: (database URL, c
 def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
     """Learn from the newest curated photos; files are read (and outcomes computed) only for photos
     this process has not learnt from before."""
-    with catalog.db.session() as s:
+    with catalog.db.reading() as s:
         rows = curated(s, curator=curator)
         ids = sorted({r.photo_id for r in rows})[-MAX_LIBRARY:]
         photos = {p.id: (p.path, p.sha256) for p in s.query(Photo).where(Photo.id.in_(ids))}

@@ -52,7 +52,7 @@ def suggest(catalog: Catalog, n: int = 20, curator: str | None = None) -> list[S
     from .taste import LOOK_WIDTH, TastePhoto
 
     catalog.index.refresh()
-    with catalog.db.session() as s:
+    with catalog.db.reading() as s:
         done = set(curated_photo_ids(s, curator))
         ids, _, vectors = embedding_matrix(s, catalog.net.name)
     mask = np.array([int(i) not in done for i in ids], bool)
@@ -65,7 +65,7 @@ def suggest(catalog: Catalog, n: int = 20, curator: str | None = None) -> list[S
     else:
         nearest = np.zeros(len(ids), np.float32)
     novel = teaching_order(vectors, nearest, max(n, WEIGHED))
-    with catalog.db.session() as s:
+    with catalog.db.reading() as s:
         paths = {p.id: p.path for p in s.query(Photo).where(Photo.id.in_([int(ids[i]) for i in novel]))}
     model = taste_model(catalog, curator) if done else None
     unsure: dict[int, float] = {}

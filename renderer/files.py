@@ -1,7 +1,8 @@
 """Atomic file writes shared by renders and the index: a unique temporary name, then a rename.
 
-A reader never sees half a file, two processes never share a temporary name, and the
-temporary files a killed process left behind are removed by the next write in that folder.
+A reader never sees half a file, two processes never share a temporary name, a write that must
+not replace anything (`replace=False`) fails instead of clobbering, and the temporary files a
+killed process left behind are removed by the next write in that folder.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PART_PREFIX = ".part-"
-STALE_AFTER_S = 3600  # a temporary file this old belongs to a process that died
+STALE_AFTER_S = 3600  # a temporary file this old belongs to a process that died, whatever its pid says
 
 
 def _umask() -> int:
@@ -23,12 +24,30 @@ def _umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, and belongs to someone else
+        return True
+    return True
+
+
+def _writer_died(part: Path, cutoff: float) -> bool:
+    """A part file is `.part-<pid>-…`: stale once that process is gone (or after STALE_AFTER_S)."""
+    pid = part.name[len(PART_PREFIX):].split("-", 1)[0]
+    if pid.isdigit() and not _alive(int(pid)):
+        return True
+    return part.stat().st_mtime < cutoff
+
+
 def remove_stale_parts(folder: Path, older_than_s: float = STALE_AFTER_S) -> int:
     """Delete temporary files of writes that never finished; returns how many."""
     removed, cutoff = 0, time.time() - older_than_s
     for part in folder.glob(f"{PART_PREFIX}*"):
         try:
-            if part.is_file() and part.stat().st_mtime < cutoff:
+            if part.is_file() and _writer_died(part, cutoff):
                 part.unlink()
                 removed += 1
         except OSError:  # another process got there first, or it is not ours to remove
@@ -37,26 +56,37 @@ def remove_stale_parts(folder: Path, older_than_s: float = STALE_AFTER_S) -> int
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a unique temporary path beside `path`; on success it replaces `path` with the
-    permissions a plain `open()` would give (umask applied), on failure it is removed."""
+def atomic_path(path: str | os.PathLike, *, replace: bool = True) -> Iterator[Path]:
+    """Yield a unique temporary path beside `path`; on success it becomes `path` with the
+    permissions a plain `open()` would give (umask applied), on failure it is removed.
+
+    With `replace` false an existing `path` is never replaced: FileExistsError instead, decided
+    atomically (a hard link), so two processes cannot both claim one name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_parts(path.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f"{PART_PREFIX}{path.stem}-", suffix=path.suffix, dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{PART_PREFIX}{os.getpid()}-{path.stem}-", suffix=path.suffix,
+                                    dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise FileExistsError(f"{path} already exists (not replaced)") from None
+            tmp.unlink()
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, replace: bool = True) -> Path:
     """Call `write(temporary_path)`, then move the result into place atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replace=replace) as tmp:
         write(tmp)
     return Path(path)

@@ -116,12 +116,30 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(image).convert("L"), dtype=np.float32) / 255.0
 
 
-def save_png(image: np.ndarray, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
-    """Write a PNG atomically (unique temporary file, then rename) with text metadata."""
+def save_png(image: np.ndarray, path: str | os.PathLike, metadata: dict[str, str] | None = None, *,
+             replace: bool = True) -> Path:
+    """Write a PNG atomically (unique temporary file, then rename) with text metadata; with
+    `replace` false an existing file is left alone (FileExistsError)."""
     info = PngImagePlugin.PngInfo()
     for key, value in (metadata or {}).items():
         info.add_itxt(key, value)
-    return atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG", pnginfo=info))
+    return atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG", pnginfo=info),
+                        replace=replace)
+
+
+RENDER_KEY = "prismarec:params"  # the PNG text entry every render carries
+
+
+def is_render(path: str | os.PathLike) -> bool:
+    """Whether a file is a PNG this product wrote (it carries its parameters): an artwork, not a
+    photo. Reads the header chunks only."""
+    if Path(path).suffix.lower() != ".png":
+        return False
+    try:
+        with Image.open(path) as img:
+            return RENDER_KEY in img.info
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
 
 
 def read_png_metadata(path: str | os.PathLike) -> dict[str, str]:

@@ -42,7 +42,7 @@ class _Laps:
         self.clock = now
 
 
-def _check(photo: np.ndarray, params: RenderParams, net: Backbone | None, guide: np.ndarray | None,
+def check_render(photo: np.ndarray, params: RenderParams, net: Backbone | None, guide: np.ndarray | None,
            max_seconds: float | None = None) -> None:
     """Fail before any work on a missing backbone, an unknown layer, a missing guide, a working
     image out of bounds, or an estimated time over `max_seconds`."""
@@ -108,7 +108,7 @@ def render(photo: np.ndarray, params: RenderParams, net: Backbone | None, *, gui
     `net` may be None only when `params.layer` is None (no dream). With `max_seconds`, a
     render estimated to take longer is refused (`BudgetError`) before it starts.
     """
-    _check(photo, params, net, guide, max_seconds)
+    check_render(photo, params, net, guide, max_seconds)
     laps = _Laps()
     done = prepare(photo, params, guide, laps, on_step)
     steer = done.guide if params.guide_dream else None
@@ -132,7 +132,7 @@ def render_preview(photo: np.ndarray, params: RenderParams, net: Backbone | None
     if params.style == "gatys":
         raise ValueError("style=gatys takes minutes and has no preview: render it in full")
     small = at_width(params, min(width, params.size))
-    _check(photo, small, net, guide, max_seconds)
+    check_render(photo, small, net, guide, max_seconds)
     laps = _Laps()
     work = at_width(params, min(params.size, PREVIEW_PREPARE_MAX))
     done = prepare(photo, work, guide, laps)
@@ -164,7 +164,7 @@ def render_many(jobs: Sequence[tuple[np.ndarray, RenderParams, np.ndarray | None
     steers: dict[tuple, np.ndarray | None] = {}
     for i, (photo, params, guide) in enumerate(jobs):
         try:
-            _check(photo, params, net, guide, max_seconds)
+            check_render(photo, params, net, guide, max_seconds)
             laps = _Laps()
             done = prepare(photo, params, guide, laps)
         except Exception as exc:  # reported per job

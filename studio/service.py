@@ -12,20 +12,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from db import Database, NotFound
 from db.models import Guide
-from db.store import CuratorInfo, curator_exists, delete_photo, delete_render, remove_curator, untag
+from db.store import CuratorInfo, curator_exists, delete_photo, delete_render, find_renders, remove_curator, untag
 from db.store import curators as list_curators
 from db.store import tag as store_tag
 from recommender import MIN_SIMILARITY
 from renderer.params import DEFAULT_MAX_SECONDS, RenderParams
 
 if TYPE_CHECKING:  # the network side (torch, scikit-learn) is imported on first use: tagging needs none of it
-    from indexer.catalog import Catalog, Photo
+    from indexer.catalog import Catalog, GuideFile, Photo
     from recommender.recommend import Recommendation
     from recommender.suggest import Suggestion
     from renderer.pipeline import RenderResult
@@ -33,9 +33,16 @@ if TYPE_CHECKING:  # the network side (torch, scikit-learn) is imported on first
 PhotoRef = int | str | os.PathLike  # a registered photo's id, or a file
 
 
+class Rendered(NamedTuple):
+    render_id: int
+    result: RenderResult
+    photo_id: int
+
+
 @dataclass
 class AutoRender:
-    """What `recommend_and_render` did for one photo."""
+    """What `recommend_and_render` did for one photo; `skipped` when the folder already held its
+    render with the chosen set (a re-run resumes instead of rendering twice)."""
 
     photo: str
     render_id: int
@@ -43,6 +50,7 @@ class AutoRender:
     params: RenderParams
     guide_id: int | None
     recommendation: Recommendation
+    skipped: bool = False
 
     def to_dict(self) -> dict:
         rec = self.recommendation
@@ -82,77 +90,144 @@ class Studio:
 
         return photo if isinstance(photo, Photo) else self.photo(photo)
 
+    def _read(self, photo: PhotoRef | Photo) -> Photo:
+        """A photo by id, or a file decoded without registering it (registered once nothing refuses)."""
+        from indexer.catalog import Photo
+
+        if isinstance(photo, Photo):
+            return photo
+        return self.catalog.photo(photo) if isinstance(photo, int) else self.catalog.read(photo)
+
     def guide(self, ref: PhotoRef) -> tuple[int, np.ndarray]:
-        """A guide by id or by file, decoded once per process."""
-        if isinstance(ref, int):
-            if ref not in self._guides:
-                with self.db.session() as s:
-                    row = s.get(Guide, ref)
-                    if row is None:
-                        raise NotFound(f"no guide {ref}")
-                    path = row.path
-                self._guides[ref] = self.catalog.register_guide(path)[1]
-            return ref, self._guides[ref]
-        guide_id, image = self.catalog.register_guide(ref)
+        """A guide by id or by file (registered), decoded once per process."""
+        guide_id, image = self.catalog.register_guide(self.read_guide(ref))
         self._guides[guide_id] = image
         return guide_id, image
 
+    def read_guide(self, ref: PhotoRef | GuideFile) -> GuideFile:
+        """A guide by id (decoded once per process), or a file decoded without registering it."""
+        from indexer.catalog import GuideFile
+
+        if isinstance(ref, GuideFile):
+            return ref
+        if not isinstance(ref, int):
+            return self.catalog.read_guide(ref)
+        with self.db.reading() as s:
+            row = s.get(Guide, ref)
+            if row is None:
+                raise NotFound(f"no guide {ref}")
+            path, sha = row.path, row.sha256
+        if ref not in self._guides:
+            self._guides[ref] = self.catalog.read_guide(path).image
+        return GuideFile(ref, path, self._guides[ref], sha)
+
     def recommend(self, photo: PhotoRef | Photo, k: int = 5, min_similarity: float = MIN_SIMILARITY,
                   curator: str | None = None) -> Recommendation:
+        """Recommend for a photo, registering it first (a file) so later verdicts on it count."""
+        return self._recommend(self._photo(photo), k, min_similarity, curator)
+
+    def _recommend(self, photo: Photo, k: int = 5, min_similarity: float = MIN_SIMILARITY,
+                   curator: str | None = None) -> Recommendation:
         from recommender.recommend import recommend_for_vector
 
-        found = self._photo(photo)
+        found = self.catalog.embedded(photo)
         return recommend_for_vector(self.catalog, found.embedding, k, image=found.image,
                                     min_similarity=min_similarity, curator=curator)
 
     def render(self, photo: PhotoRef | Photo, params: RenderParams, output: str | os.PathLike, *,
                guide: PhotoRef | None = None, on_step: Callable[[], None] | None = None,
-               max_seconds: float | None = DEFAULT_MAX_SECONDS) -> tuple[int, RenderResult]:
-        """Render, write the PNG and record it; returns the render id and the result."""
+               max_seconds: float | None = DEFAULT_MAX_SECONDS, overwrite: bool = False) -> Rendered:
+        """Render, write the PNG and record it.
+
+        Whatever can refuse (the photo and guide files, the parameters, the estimated time, the
+        output) is checked before anything is written: a refused render leaves no row and no file.
+        """
+        from renderer.pipeline import check_render
+
+        from .outputs import check_output
         from .recording import render_and_record
 
-        return render_and_record(self.catalog, self._photo(photo), params, output, on_step=on_step,
-                                 max_seconds=max_seconds, guide=self.guide(guide) if guide is not None else None)
+        found = self._read(photo)
+        guide_file = self.read_guide(guide) if guide is not None else None
+        check_render(found.image, params, self.catalog.net, guide_file.image if guide_file else None, max_seconds)
+        supersedes = check_output(self.db, output, overwrite=overwrite,
+                                  inputs=(found.path, guide_file.path if guide_file else None))
+        found = self.catalog.register(found)
+        entry = self.catalog.register_guide(guide_file) if guide_file else None
+        render_id, result = render_and_record(self.catalog, found, params, output, guide=entry, on_step=on_step,
+                                              replace=overwrite, supersedes=supersedes)
+        return Rendered(render_id, result, found.id)
 
-    def recommend_and_render(self, photo: PhotoRef, output: str | os.PathLike, *,
+    def recommend_and_render(self, photo: PhotoRef, output_dir: str | os.PathLike, *,
                              adjust: Callable[[RenderParams], RenderParams] | None = None,
-                             guide: PhotoRef | None = None, auto_guide: bool = False,
+                             guide: PhotoRef | GuideFile | None = None, auto_guide: bool = False,
                              min_similarity: float = MIN_SIMILARITY, curator: str | None = None,
-                             max_seconds: float | None = DEFAULT_MAX_SECONDS) -> AutoRender:
-        """Recommend parameters for a photo and render it; `adjust` overrides fields of the choice,
-        `auto_guide` takes the guide the recommendation names (else `guide`): the deciding render's, or
-        the one the chosen set was liked with most."""
-        from .recording import render_and_record
+                             max_seconds: float | None = DEFAULT_MAX_SECONDS,
+                             taken: set[Path] | None = None) -> AutoRender:
+        """Recommend parameters for a photo and render it into `output_dir` as `<name>.png` (or
+        `<name>-2.png`, … when that name is a file, an earlier render's, or in `taken`: the names
+        this batch used and its inputs). If the folder already holds this photo's render with the
+        chosen set and guide, nothing is rendered (`skipped`). `adjust` overrides fields of the
+        choice; `auto_guide` takes the guide the recommendation names (else `guide`)."""
+        from renderer.pipeline import check_render
+        from renderer.pipeline import render as render_image
 
-        found = self.photo(photo)
-        rec = self.recommend(found, min_similarity=min_similarity, curator=curator)
+        from .recording import record, save_fresh
+
+        found = self.catalog.embedded(self._read(photo))
+        rec = self._recommend(found, min_similarity=min_similarity, curator=curator)
         params = adjust(rec.params) if adjust else rec.params
         chosen = rec.guide_id if auto_guide and rec.guide_id is not None else guide
-        entry = self.guide(chosen) if chosen is not None else None
-        render_id, _ = render_and_record(self.catalog, found, params, output, guide=entry, max_seconds=max_seconds)
-        return AutoRender(str(photo) if not isinstance(photo, int) else found.path, render_id, str(output), params,
-                          entry[0] if entry else None, rec)
+        guide_file = self.read_guide(chosen) if chosen is not None else None
+        check_render(found.image, params, self.catalog.net, guide_file.image if guide_file else None, max_seconds)
+        name = str(photo) if not isinstance(photo, int) else found.path
+        folder = Path(output_dir)
+        earlier = self._rendered_in(folder, found, guide_file, params)
+        if earlier is not None:
+            return AutoRender(name, earlier[0], earlier[1], params, guide_file.id if guide_file else None, rec,
+                              skipped=True)
+        found = self.catalog.register(found)
+        guide_id, guide_image = self.catalog.register_guide(guide_file) if guide_file else (None, None)
+        result = render_image(found.image, params, self.catalog.net, guide=guide_image)
+        taken = taken if taken is not None else {Path(found.path).resolve()}
+        output = save_fresh(self.db, result, folder, Path(found.path).stem, taken)
+        render_id = record(self.db, found.id, guide_id, result, output)
+        return AutoRender(name, render_id, str(output), params, guide_id, rec)
+
+    def _rendered_in(self, folder: Path, photo: Photo, guide: GuideFile | None,
+                     params: RenderParams) -> tuple[int, str] | None:
+        """(id, file) of an earlier render of this photo, guide and set whose file is in `folder`."""
+        if photo.id is None or (guide is not None and guide.id is None):
+            return None
+        with self.db.reading() as s:
+            for render in find_renders(s, photo.id, guide.id if guide else None, params):
+                path = Path(render.output_path)
+                if path.parent == folder.resolve() and path.is_file():
+                    return render.id, render.output_path
+        return None
 
     def check_curator(self, name: str | None) -> None:
         """Refuse an unknown curator name before any work is done."""
         if name is not None:
-            with self.db.session() as s:
+            with self.db.reading() as s:
                 if not curator_exists(s, name):
                     raise ValueError(f"no curator named {name!r}")
 
     def tag(self, render_ids: list[int], curator: str, verdict: str, score: int | None = None,
-            note: str | None = None, *, new_curator: bool = False) -> None:
-        """One verdict on each render, all or none."""
+            note: str | None = None, *, new_curator: bool = False, keep_earlier: bool = True) -> None:
+        """One verdict on each render, all or none; a score or note not given keeps the earlier
+        one unless `keep_earlier` is false."""
         with self.db.session() as s:
             for render_id in render_ids:
-                store_tag(s, render_id, curator, verdict, score, note, new_curator=new_curator)
+                store_tag(s, render_id, curator, verdict, score, note, new_curator=new_curator,
+                          keep_earlier=keep_earlier)
 
     def untag(self, render_id: int, curator: str) -> bool:
         with self.db.session() as s:
             return untag(s, render_id, curator)
 
     def curators(self) -> list[CuratorInfo]:
-        with self.db.session() as s:
+        with self.db.reading() as s:
             return list_curators(s)
 
     def remove_curator(self, name: str) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from db.store import find_render
+from db.store import find_renders
 from indexer.catalog import Catalog
 from renderer.images import load_image, save_png
 from renderer.params import RANGES, RenderParams, field_names, parse_value
@@ -45,6 +45,7 @@ class SweepTask:
     backbone: str = "auto"
     weights: str | None = None
     max_seconds: float | None = None  # a render estimated to take longer fails instead of running
+    restores: int | None = None  # an earlier render of this task whose file is gone: drawn again, same id
 
 
 @dataclass
@@ -131,7 +132,7 @@ def render_group(tasks: list[SweepTask]) -> list[RenderResult | Exception]:
             outcomes.append(result)
             continue
         try:
-            save_png(result.image, task.output, png_metadata(result))
+            save_png(result.image, task.output, png_metadata(result), replace=False)
             outcomes.append(replace(result, image=np.empty(0, np.uint8), mask=np.empty(0, np.uint8),
                                     keep=np.empty(0, bool)))
         except OSError as exc:
@@ -173,21 +174,25 @@ def run(catalog: Catalog, tasks: list[SweepTask], executor: Executor | None = No
     """Render what is not done yet, record each render as it finishes, carry on past failures."""
     report = SweepReport()
     pending = []
-    with catalog.db.session() as s:
+    with catalog.db.reading() as s:
         for task in tasks:
-            done = find_render(s, task.photo_id, task.guide_id, task.params)
-            if done is not None and Path(done.output_path).exists():
+            earlier = find_renders(s, task.photo_id, task.guide_id, task.params)
+            done = next((r for r in earlier if Path(r.output_path).is_file()), None)
+            if done is not None:
                 report.skipped.append(done.id)
                 if on_task:
                     on_task()
-            else:
-                pending.append(task)
+                continue
+            lost = next((r.id for r in earlier if r.output_path == str(Path(task.output).resolve())), None)
+            pending.append(replace(task, restores=lost))
 
     def finish(group: list[SweepTask], outcomes: list) -> None:
         for task, outcome in zip(group, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 log.warning("render %s failed: %s", task.output, outcome)
                 report.failed.append((task.output, f"{type(outcome).__name__}: {outcome}"))
+            elif task.restores is not None:  # its record already points at the file drawn again
+                report.rendered.append(task.restores)
             else:
                 report.rendered.append(record(catalog.db, task.photo_id, task.guide_id, outcome, task.output))
             if on_task:

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from db import NotFound, renders_dir
 from db.store import content_hash
+from renderer.files import atomic_write
 from renderer.params import DEFAULT_MAX_SECONDS, RenderParams
 from studio.sweep import neighbourhood, plan
 from studio.sweep import run as run_sweep
@@ -120,7 +121,8 @@ def full_render(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
     digest = content_hash(params.to_json().encode())[:8]
     output = renders_dir() / f"web-{photo.id}-{digest}-{secrets.token_hex(4)}.png"
     with site.render_lock:
-        render_id, _ = site.studio.render(photo, params, output, guide=body.guide_id, max_seconds=DEFAULT_MAX_SECONDS)
+        render_id = site.studio.render(photo, params, output, guide=body.guide_id,
+                                       max_seconds=DEFAULT_MAX_SECONDS).render_id
     return {"render_id": render_id}
 
 
@@ -193,9 +195,13 @@ async def upload(request: Request, site: SiteDep, photo: UploadFile = File(...),
     folder = site.home / "uploads"
     folder.mkdir(exist_ok=True)
     path = folder / f"{content_hash(data)[:32]}.{fmt.lower()}"
-    path.write_bytes(data)
+    new = not path.exists()  # the same bytes uploaded before are that photo's file: never removed
+    if new:
+        atomic_write(path, lambda tmp: tmp.write_bytes(data))
     try:
         registered = await run_in_threadpool(site.studio.photo, path)
     except ValueError as exc:
+        if new:  # a refused upload leaves nothing behind
+            path.unlink(missing_ok=True)
         raise HTTPException(415, str(exc)) from None
     return RedirectResponse(f"/tune/{registered.id}", status_code=303)

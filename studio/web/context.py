@@ -61,7 +61,7 @@ class Site:
     def path(self, kind: str, item_id: int) -> str:
         """A stored file's path by id (files are never looked up by a path from a URL)."""
         model = {"photo": Photo, "guide": Guide, "render": Render}[kind]
-        with self.db.session() as s:
+        with self.db.reading() as s:
             row = s.get(model, item_id)
             if row is None:
                 raise NotFound(f"no {kind} {item_id}")

@@ -56,7 +56,7 @@ def gallery(request: Request, site: SiteDep, verdict: str | None = None, curator
     order = tuple(x.photo_id for x in site.studio.suggest(SUGGESTED, curator or None)) if sort == "next" else ()
     flt = RenderFilter(verdict or None, curator or None, layer or None, mask or None, guide, photo, sort, order,
                        name or None)
-    with site.db.session() as s:
+    with site.db.reading() as s:
         rows = list_renders(s, flt, limit=60, offset=60 * page_no)
         items = [{"id": r.id, "photo_id": r.photo_id, "photo_name": Path(r.photo.path).name, "layer": r.layer,
                   "mask": r.mask, "score": sc, "verdicts": current_verdicts(s, r.id)} for r, sc in rows]
@@ -66,7 +66,7 @@ def gallery(request: Request, site: SiteDep, verdict: str | None = None, curator
 
 @router.get("/render/{render_id}", response_class=HTMLResponse)
 def review(request: Request, site: SiteDep, render_id: ItemId) -> HTMLResponse:
-    with site.db.session() as s:
+    with site.db.reading() as s:
         r = s.get(Render, render_id)
         if r is None:
             raise NotFound(f"no render {render_id}")
@@ -89,7 +89,7 @@ def tune(request: Request, site: SiteDep, photo_id: ItemId, params: str | None =
         start = RenderParams.from_dict(json.loads(params)) if params else RenderParams()
     except (json.JSONDecodeError, TypeError):
         raise HTTPException(422, "params must be a JSON object of render parameters") from None
-    with site.db.session() as s:
+    with site.db.reading() as s:
         guides = [(g.id, Path(g.path).name) for g in s.query(Guide).order_by(Guide.id.desc()).limit(200)]
     return site.page(request, "tune.html", photo_id=photo_id, photo_name=photo_name, guide_id=guide, guides=guides,
                      controls=controls(start, site.studio.catalog.net.layer_names), params=start.to_dict())
@@ -135,7 +135,7 @@ def xy_panels(cells: list[dict], guide_names: dict[int | None, str]) -> tuple[li
 def sheet(request: Request, site: SiteDep, photo_id: ItemId) -> HTMLResponse:
     """A photo's renders as X/Y grids of the parameters that vary (`xy_panels`)."""
     photo_name = Path(site.path("photo", photo_id)).name
-    with site.db.session() as s:
+    with site.db.reading() as s:
         rows = list_renders(s, RenderFilter(photo_id=photo_id), limit=400)
         cells = [{"id": r.id, "params": json.loads(r.params), "guide": r.guide_id,
                   "verdicts": current_verdicts(s, r.id)} for r, _ in rows[::-1]]
@@ -161,7 +161,7 @@ def login(request: Request, site: SiteDep, token: str = Form(..., max_length=200
     client = request.client.host if request.client else "?"
     if site.sign_ins.blocked(client):
         raise HTTPException(429, "too many failed sign-ins; wait a minute")
-    with site.db.session() as s:
+    with site.db.reading() as s:
         who = curator_by_token(s, token.strip())
         name = who.name if who else None
     if name is None:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine, func, select
 
 from db import Database, Render, Verdict
 from db.session import alembic_config
-from db.store import add_photo, add_render, curated, find_render, tag, untagged
+from db.store import add_photo, add_render, curated, find_renders, tag, untagged
 from renderer.params import PARAMS_VERSION, RenderParams
 
 
@@ -81,9 +81,9 @@ def test_unknown_render_rejected(db):
 def test_find_render_matches_photo_guide_and_params(db):
     photo_id, render_id = _render(db)
     with db.session() as s:
-        assert find_render(s, photo_id, None, RenderParams()).id == render_id
-        assert find_render(s, photo_id, None, RenderParams(n1=3)) is None
-        assert find_render(s, photo_id, 7, RenderParams()) is None
+        assert [r.id for r in find_renders(s, photo_id, None, RenderParams())] == [render_id]
+        assert find_renders(s, photo_id, None, RenderParams(n1=3)) == []
+        assert find_renders(s, photo_id, 7, RenderParams()) == []
 
 
 def test_untagged_renders_are_those_without_a_current_verdict_of_the_curator(db):
@@ -221,4 +221,4 @@ def test_renders_stored_before_the_style_stage_are_found_again_after_the_upgrade
         render = s.get(Render, 1)
         assert render.params_version == PARAMS_VERSION and render.style_model is None
         assert RenderParams.from_json(render.params) == RenderParams(n2=40)
-        assert find_render(s, 1, None, RenderParams(n2=40)).id == 1
+        assert [r.id for r in find_renders(s, 1, None, RenderParams(n2=40))] == [1]
