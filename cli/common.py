@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
 import typer
+from PIL import Image
 from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -78,6 +80,20 @@ def build_params(params_file: Path | None, sets: list[str] | None, base: RenderP
         data.update(loaded)
     data.update(parse_assignments(sets or []))
     return RenderParams.from_dict(data)
+
+
+def check_new_png(path: Path) -> None:
+    """A picture a command draws (a sheet, a strip) goes to a new .png file, never over another."""
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"output must be a .png file, got {path}")
+    if path.exists():
+        raise FileExistsError(f"output {path} exists; choose another -o (or remove it)")
+
+
+def save_new_png(picture: Image.Image, path: Path) -> None:
+    from renderer.images import save_png
+
+    save_png(np.asarray(picture), path, replace=False)
 
 
 def print_json(obj: Any) -> None:

@@ -17,11 +17,13 @@ if TYPE_CHECKING:  # the library is imported inside each command, so that --help
 
 from .common import (
     build_params,
+    check_new_png,
     err,
     fail,
     out,
     print_json,
     progress,
+    save_new_png,
     setup_logging,
     user_errors,
 )
@@ -663,6 +665,69 @@ def params() -> None:
     for name in field_names():
         table.add_row(name, str(getattr(default, name)), allowed(name), HELP[name])
     out.print(table)
+
+
+@app.command()
+def styles(
+    sheet: Annotated[Path | None, typer.Option(
+        "--sheet", help="Draw this photo in every painting filter, labelled (written to -o)")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where --sheet writes its PNG (a new file)")] = Path(
+        "styles.png"),
+    as_json: JsonOpt = False,
+) -> None:
+    """List the painting filters: `--set style=painting --set painting=N` paints a photo with one
+    (no guide needed), `painting=3+12` blends two equally, `3:0.7+12:0.3` in other shares."""
+    from renderer.painting import FILTERS
+
+    if sheet is None:
+        if as_json:
+            print_json([{"index": i, "name": name} for i, name in enumerate(FILTERS)])
+            return
+        table = Table("painting", "look")
+        for i, name in enumerate(FILTERS):
+            table.add_row(str(i), name)
+        out.print(table)
+        return
+    from renderer.images import load_image
+    from studio.looks import draw_looks, filter_looks
+
+    with user_errors():
+        check_new_png(output)
+        photo = load_image(sheet)
+        looks = filter_looks()
+        with progress(len(looks), "painting", enabled=not as_json) as bar:
+            picture = draw_looks(photo, looks, None, columns=7, on_look=bar)
+        save_new_png(picture, output)
+    out.print(f"wrote {output}: {sheet.name} in {len(looks)} painting filters", highlight=False)
+
+
+@app.command()
+def strip(
+    photo: Annotated[Path, typer.Argument(help="The photo to show in its looks")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write (a new file)")] = Path("strip.png"),
+    guide: Annotated[Path | None, typer.Option(help="Guide image, for looks that paint in a guide's style")] = None,
+    filters: Annotated[int, typer.Option(min=0, max=26, help="How many painting filters follow the "
+                                                              "recommended looks")] = 8,
+    curator: CuratorOpt = None,
+    backbone: BackboneOpt = "auto",
+    weights: WeightsOpt = None,
+) -> None:
+    """The filter strip: PHOTO in its recommended looks (the first with its confidence), then in the
+    painting filters, those curators liked most first: one row of thumbnails, best first."""
+    from renderer.images import load_image
+    from studio.looks import draw_looks
+
+    with user_errors():
+        check_new_png(output)
+        guide_image = load_image(guide) if guide is not None else None
+        studio = open_studio(backbone, weights, quiet=True)
+        studio.check_curator(curator)
+        found = studio.photo(photo)
+        looks = studio.strip(found, curator, filters)
+        with progress(len(looks), "drawing") as bar:
+            picture = draw_looks(found.image, looks, studio.catalog.net, guide=guide_image, on_look=bar)
+        save_new_png(picture, output)
+    out.print(f"wrote {output}: {len(looks)} looks, best first", highlight=False)
 
 
 @app.command()

@@ -31,12 +31,17 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
 from db.store import CuratedRender, params_hash
+from renderer.painting import describe
 from renderer.params import RenderParams
 
 from .ranking import MIN_SIMILARITY, SAME_PHOTO, Candidate, confidence, diverse, most_liked, rank, turned_down
 from .taste import SCENE_SIMILARITY, Library, Platt, TasteModel, TastePhoto
 
 NEIGHBOURS = 10
+# What a photo gets before any curator liked anything: a painting filter, no dream — coherent
+# art that keeps the subject (chosen by eye on skimage's photos; the book's defaults, a rainbow
+# dream over the whole photo, are one sweep away).
+HOUSE_LOOK = RenderParams(style="painting", painting="4+10", style_strength=0.9, layer=None)
 FOLDS = 5
 
 
@@ -46,7 +51,7 @@ class Choice:
     styles: dict[str, RenderParams]
     confidence: float
     fallback: bool  # no similar curated photo decided
-    source: str  # neighbours | taste model | most-liked set | book defaults
+    source: str  # neighbours | taste model | most-liked set | house look
     reason: str
     ranked: list[Candidate] = field(default_factory=list)  # the neighbour ranking, for the explanation
     guide_id: int | None = None  # where the votes did not decide: the guide the first set was liked with
@@ -161,6 +166,8 @@ def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
         guide = learned.library.guide_of(key) if learned is not None else None
         return Choice([key], {key: liked}, rate, True, "most-liked set", f"{why}; {whose} most-liked set", ranked,
                       guide)
-    key = params_hash(RenderParams())
+    key = params_hash(HOUSE_LOOK)
     nothing = "nothing else is liked" if vetoed else "nothing is liked yet"
-    return Choice([key], {key: RenderParams()}, 0.0, True, "book defaults", f"{why}; {nothing}", ranked)
+    return Choice([key], {key: HOUSE_LOOK}, 0.0, True, "house look",
+                  f"{why}; {nothing}, so a painting filter that keeps the subject ({describe(HOUSE_LOOK.painting)})",
+                  ranked)

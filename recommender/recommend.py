@@ -29,7 +29,7 @@ from .ranking import MIN_SIMILARITY, Candidate
 from .taste import Library, TasteModel, TastePhoto
 
 log = logging.getLogger(__name__)
-TASTE_VERSION = 6  # bump when the model's features or fields change: stored models are then learnt again
+TASTE_VERSION = 7  # bump when the model's features or fields change: stored models are then learnt again
 MAX_LIBRARY = 2000  # the newest curated photos the taste model learns from
 
 
@@ -51,7 +51,7 @@ class Recommendation:
     explanation: str
     guide_id: int | None = None
     backbone: str | None = None
-    source: str = "neighbours"  # what decided: neighbours | taste model | most-liked set | book defaults
+    source: str = "neighbours"  # what decided: neighbours | taste model | most-liked set | house look
 
     def to_dict(self) -> dict:
         return {"params": self.params.to_dict(), "alternatives": [a.to_dict() for a in self.alternatives],

@@ -53,6 +53,7 @@ from renderer.blend import keep_map
 from renderer.enhance import DEFAULT_FACTORS
 from renderer.images import resize, to_gray
 from renderer.masks import make_mask
+from renderer.painting import FILTERS, parse_painting
 from renderer.params import ENHANCEMENTS, MASK_PARTS, STYLES, RenderParams, at_width, field_specs, mask_parts
 
 from .ranking import GEOMETRY, favourites, style_key, style_of
@@ -78,6 +79,7 @@ def small(image: np.ndarray) -> np.ndarray:
 def set_vector(params: RenderParams) -> np.ndarray:
     """Every parameter that changes the look, so that any two sets a sweep tells apart differ in
     features: the layer by depth (−1 without a dream), enhancement, style and mask parts one-hot,
+    the painting filters' blend weights, where the style paints,
     the enhancement's strength (the book's where unset), and every other number and switch as it
     is (trees split on order, not scale). Geometry (size, proportions, seed) is not a style.
     Remembered per set (read-only): learning asks for each set thousands of times."""
@@ -85,7 +87,9 @@ def set_vector(params: RenderParams) -> np.ndarray:
     depth = _BOOK_LAYERS.index(layer) / len(_BOOK_LAYERS) if layer in _BOOK_LAYERS else (-1.0 if layer is None else 0.5)
     factor = params.enhance_factor if params.enhance_factor is not None else DEFAULT_FACTORS.get(params.enhance, 0.0)
     parts = mask_parts(params.mask)
+    painting = parse_painting(params.painting) if params.style == "painting" else {}
     vector = np.r_[depth, [params.enhance == e for e in ENHANCEMENTS], factor, [params.style == s for s in STYLES],
+                   [painting.get(i, 0.0) for i in range(len(FILTERS))], params.style_at == "photo",
                    [p in parts for p in MASK_PARTS], [getattr(params, name) for name in _PLAIN_FIELDS]].astype(float)
     vector.flags.writeable = False
     return vector

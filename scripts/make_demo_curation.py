@@ -9,7 +9,8 @@ guide, and rated by a documented, deterministic rule standing in for a curator's
   < 0.18) `enhance=Contrast`, colourless ones (mean saturation < 0.1) any enhancement
   but `Color`, which adds nothing to grey;
 * busy photos (Sobel edge density > 0.12) prefer shallow layers (`conv*`), calm ones deep
-  layers (`inception*`), since deep layers paint structure where there is room for it.
+  layers (`inception*`), since deep layers paint structure where there is room for it;
+* calm photos want a painting filter (`style=painting`) over everything else.
 
 A second simulated curator, `--taste vivid` (curator "vivid"), has a different rule:
 
@@ -18,7 +19,8 @@ A second simulated curator, `--taste vivid` (curator "vivid"), has a different r
 * soft photos (Sobel edge density < 0.12) want `enhance=Sharpness` or `Contrast`; busy ones
   want no enhancement;
 * bright photos (mean luma > 0.5) want the `rb_rate` dither (below 1) and dark ones none;
-* and it favours deep layers on colourful photos, shallow ones on pale photos.
+* and it favours deep layers on colourful photos, shallow ones on pale photos;
+* on colourful photos any painterly style (a filter or the guide's) comes first.
 
 A third, `--taste warm` (curator "warm"), judges by a trait the other two ignore, the photo's
 colour balance (mean red minus mean blue, `warmth`):
@@ -26,7 +28,8 @@ colour balance (mean red minus mean blue, `warmth`):
 * warm photos (warmth > 0.05) should keep little of the photo (near 0.35) and get
   `enhance=Color`; cool or neutral ones keep more (near 0.65) and want no colour boost;
 * high-contrast photos (luma std > 0.22) want the `rb_rate` dither;
-* and it favours deep layers on bright photos (mean luma > 0.45).
+* and it favours deep layers on bright photos (mean luma > 0.45);
+* warm photos want a painting filter painted on the photo itself (`style_at=photo`).
 
 Per photo, the two best renders are tagged good (scores 5 and 4) and the two worst bad,
 by the curator "simulated" (or "vivid"). Because the rule depends on the photo's content, similar photos
@@ -66,6 +69,12 @@ PALETTE = [
     RenderParams(dd=False, n2=60, enhance="Brightness", layer="inception_4a/output"),
     RenderParams(mask="stdmean", std_factor=0.5, enhance="Sharpness", layer="conv1/7x7_s2", rb_rate=0.85),
     RenderParams(n1=9, n2=20, convd_median_factor=1.0, enhance="Contrast", layer="inception_4c/output"),
+    # painterly looks: filters on the whole photo (mask `all` keeps every pixel), a painted photo
+    # blended with the guide under a gentle dream, and the guide's own style
+    RenderParams(mask="all", style="painting", painting="4+10", style_strength=0.9, layer=None),
+    RenderParams(mask="all", style="painting", painting="19", layer=None),
+    RenderParams(style="painting", painting="0", style_at="photo", layer="conv2/3x3", iter_n=4),
+    RenderParams(mask="all", style="fast", style_strength=0.6, layer=None),
 ]
 
 
@@ -89,7 +98,7 @@ def simulated_score(traits: dict[str, float], params: RenderParams, kept: float)
         score -= 0.8
     deep = (params.layer or "").startswith("inception")
     score += 0.6 if deep == (traits["edges"] < 0.12) else 0.0
-    return score
+    return score + (2.0 if params.style == "painting" and traits["edges"] < 0.12 else 0.0)
 
 
 def vivid_score(traits: dict[str, float], params: RenderParams, kept: float) -> float:
@@ -102,7 +111,7 @@ def vivid_score(traits: dict[str, float], params: RenderParams, kept: float) -> 
         score += 0.5 if params.enhance is None else 0.0
     score += 0.5 if (params.rb_rate < 1) == (traits["luma"] > 0.5) else 0.0
     deep = (params.layer or "").startswith("inception")
-    return score + (0.6 if deep == colourful else 0.0)
+    return score + (0.6 if deep == colourful else 0.0) + (2.0 if params.style and colourful else 0.0)
 
 
 def warm_score(traits: dict[str, float], params: RenderParams, kept: float) -> float:
@@ -112,7 +121,8 @@ def warm_score(traits: dict[str, float], params: RenderParams, kept: float) -> f
     score += 0.7 if (params.enhance == "Color") == warm else 0.0
     score += 0.5 if (params.rb_rate < 1) == (traits["contrast"] > 0.22) else 0.0
     deep = (params.layer or "").startswith("inception")
-    return score + (0.6 if deep == (traits["luma"] > 0.45) else 0.0)
+    painted_photo = params.style == "painting" and params.style_at == "photo"
+    return score + (0.6 if deep == (traits["luma"] > 0.45) else 0.0) + (2.0 if painted_photo and warm else 0.0)
 
 
 TASTES = {"simulated": simulated_score, "vivid": vivid_score, "warm": warm_score}
@@ -143,7 +153,7 @@ def build(size: int = 160, count: int = 4, names: tuple[str, ...] = NAMES, db_ur
             for j, params in enumerate(palette):
                 params = params.replace(size=size)
                 output = render_dir / f"{name}-{i}-{j}.png"
-                render_id, result = render_and_record(catalog, photo, params, output, guide=guide)
+                render_id, result = render_and_record(catalog, photo, params, output, guide=guide, replace=True)
                 scored.append((TASTES[taste](traits, params, float(result.keep.mean())), render_id))
             scored.sort(reverse=True)
             with db.session() as s:

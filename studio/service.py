@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # the network side (torch, scikit-learn) is imported on first
     from recommender.suggest import Suggestion
     from renderer.pipeline import RenderResult
 
+    from .looks import Look
+
 PhotoRef = int | str | os.PathLike  # a registered photo's id, or a file
 
 
@@ -248,6 +250,19 @@ class Studio:
         for output in outputs:
             Path(output).unlink(missing_ok=True)
         return len(outputs)
+
+    def strip(self, photo: PhotoRef | Photo, curator: str | None = None, filters: int = 8) -> list[Look]:
+        """The filter strip's looks for a photo: its recommendation and alternatives, then `filters`
+        painting filters, those curators liked most first."""
+        from db.store import curated
+
+        from .looks import liked_filters, strip_looks
+
+        rec = self.recommend(photo, curator=curator)
+        with self.db.reading() as s:
+            liked = liked_filters(curated(s, curator=curator))
+        looks = strip_looks(rec.params, rec.alternatives, rec.confidence, liked)
+        return looks[: 1 + len(rec.alternatives) + filters]
 
     def suggest(self, n: int = 20, curator: str | None = None) -> list[Suggestion]:
         from recommender.suggest import suggest

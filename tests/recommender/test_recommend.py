@@ -6,6 +6,7 @@ from db import Database
 from db.models import Guide
 from db.store import CuratedRender, params_hash
 from indexer.catalog import Catalog
+from recommender.choose import HOUSE_LOOK
 from recommender.evaluate import evaluate
 from recommender.ranking import best_per_photo, rank, style_of
 from recommender.recommend import recommend
@@ -24,13 +25,13 @@ def curation(tmp_path_factory):
     return catalog
 
 
-def test_empty_index_falls_back_to_defaults_and_says_so(tmp_path, net, photos):
+def test_empty_index_falls_back_to_the_house_look_and_says_so(tmp_path, net, photos):
     catalog = Catalog(Database(f"sqlite:///{tmp_path / 'e.db'}"), net, tmp_path / "idx")
     path = tmp_path / "q.png"
     Image.fromarray(photos["coffee"]).save(path)
     rec = recommend(catalog, str(path))
-    assert rec.fallback and rec.params == RenderParams() and rec.confidence == 0.0
-    assert "fell back" in rec.explanation
+    assert rec.fallback and rec.params == HOUSE_LOOK and rec.confidence == 0.0
+    assert rec.source == "house look" and "fell back" in rec.explanation and "painting filter" in rec.explanation
 
 
 def test_crop_of_curated_photo_gets_its_good_parameters(curation, tmp_path, photos):

@@ -104,7 +104,7 @@ def test_bodies_over_the_limit_are_refused_before_reading(client, site):
     assert upload.status_code == 401
 
 
-def test_error_messages_never_show_server_paths(client, site, tmp_path):
+def test_error_messages_never_show_server_paths(client, site, tmp_path, data_home):
     csrf = sign_in(client, site)
     broken = io.BytesIO()
     Image.new("RGB", (64, 48), "red").save(broken, format="PNG")
@@ -112,6 +112,7 @@ def test_error_messages_never_show_server_paths(client, site, tmp_path):
     resp = client.post("/api/upload", data={"csrf": csrf}, files={"photo": ("t.png", truncated, "image/png")})
     assert 400 <= resp.status_code < 500
     assert str(tmp_path) not in resp.text and "/uploads/" not in resp.text
+    assert not any((data_home / "uploads").iterdir())  # the refused upload left no file behind
 
 
 def test_no_user_text_reaches_an_html_sink():
