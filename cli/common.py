@@ -8,15 +8,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import numpy as np
 import typer
-from PIL import Image
 from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from renderer.params import RenderParams, parse_assignments, parse_json
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class Output(Console):
@@ -91,6 +92,8 @@ def check_new_png(path: Path) -> None:
 
 
 def save_new_png(picture: Image.Image, path: Path) -> None:
+    import numpy as np
+
     from renderer.images import save_png
 
     save_png(np.asarray(picture), path, replace=False)

@@ -8,6 +8,7 @@ killed process left behind are removed by the next write in that folder.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -34,10 +35,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _writer_tag() -> str:
+    """`<host>.<pid>` of this process: a folder shared by the machines of a cluster holds part
+    files whose pid means something only on the machine that wrote them."""
+    return f"{socket.gethostname().replace('-', '_')}.{os.getpid()}"
+
+
 def _writer_died(part: Path, cutoff: float) -> bool:
-    """A part file is `.part-<pid>-…`: stale once that process is gone (or after STALE_AFTER_S)."""
-    pid = part.name[len(PART_PREFIX):].split("-", 1)[0]
-    if pid.isdigit() and not _alive(int(pid)):
+    """A part file is `.part-<host>.<pid>-…`: stale once that process on this host is gone, or
+    after STALE_AFTER_S whoever wrote it."""
+    host, _, pid = part.name[len(PART_PREFIX):].split("-", 1)[0].rpartition(".")
+    if host == _writer_tag().rpartition(".")[0] and pid.isdigit() and not _alive(int(pid)):
         return True
     return part.stat().st_mtime < cutoff
 
@@ -65,7 +73,7 @@ def atomic_path(path: str | os.PathLike, *, replace: bool = True) -> Iterator[Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_parts(path.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f"{PART_PREFIX}{os.getpid()}-{path.stem}-", suffix=path.suffix,
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{PART_PREFIX}{_writer_tag()}-{path.stem}-", suffix=path.suffix,
                                     dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)

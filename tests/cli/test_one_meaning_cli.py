@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -211,12 +212,15 @@ def test_a_dead_writers_part_file_is_removed_by_the_next_render(tmp_path, photos
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     out = tmp_path / "out"
     out.mkdir()
-    left = out / f".part-{int(dead.stdout)}-x-abc.png"
+    host = socket.gethostname().replace("-", "_")
+    left = out / f".part-{host}.{int(dead.stdout)}-x-abc.png"
     left.write_bytes(b"")
-    alive = out / f".part-{os.getpid()}-y-abc.png"  # a write still in progress in a live process
+    alive = out / f".part-{host}.{os.getpid()}-y-abc.png"  # a write still in progress in a live process
+    elsewhere = out / f".part-otherhost.{int(dead.stdout)}-z-abc.png"  # another machine's pid: not ours to judge
+    elsewhere.write_bytes(b"")
     alive.write_bytes(b"")
     ok(["render", str(save(tmp_path / "p.png", photos["coffee"])), "-o", str(out / "o.png"), *LITE, *FAST])
-    assert not left.exists() and alive.exists()
+    assert not left.exists() and alive.exists() and elsewhere.exists()
 
 
 def test_cli_output_is_readable_in_a_pipe(tmp_path, photos, monkeypatch):
