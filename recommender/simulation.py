@@ -1,7 +1,8 @@
 """Generated curators: an evaluation of taste transfer that nobody can tune the learner to.
 
 A SIMULATION, not people. Each curator is drawn from a seed: a palette of 6–12 parameter sets
-from the whole parameter space (masks, windows, enhancements, layers, the style stage) and a
+from the whole parameter space (masks, windows, enhancements, layers, the style stage: fast style
+and the painting filters, on the blend or on the photo) and a
 taste over a bank of photo descriptors — tone, colour, warmth, tint, saturation, texture,
 edges, flat areas, sharpness, faces, orientation, subject size, sky, what the photo shows
 (a hand label per source photo). Several are not computed by the product at all (faces, the
@@ -30,7 +31,8 @@ from skimage import color, data, feature, filters
 from db.store import CuratedRender
 from renderer.backbones import GOOGLENET_LAYERS
 from renderer.images import resize, to_gray
-from renderer.params import ENHANCEMENTS, MASK_CHOICES, RenderParams
+from renderer.painting import FILTERS
+from renderer.params import ENHANCEMENTS, MASK_CHOICES, STYLE_PLACES, RenderParams
 
 from .ranking import style_key
 
@@ -191,9 +193,21 @@ def random_params(rng: np.random.Generator) -> RenderParams:
         rb_rate=round(float(rng.choice([1.0, 1.0, rng.uniform(0.8, 1.0)])), 2),
         enhance=None if rng.random() < 0.3 else str(rng.choice(ENHANCEMENTS)),
         enhance_factor=None if rng.random() < 0.6 else round(float(rng.uniform(0.5, 4.0)), 2),
-        style="fast" if rng.random() < 0.25 else None, style_strength=round(float(rng.uniform(0.3, 1.0)), 2),
+        style=_random_style(rng), painting=_random_painting(rng), style_at=str(rng.choice(STYLE_PLACES)),
+        style_strength=round(float(rng.uniform(0.3, 1.0)), 2),
         layer=None if rng.random() < 0.15 else str(rng.choice(list(GOOGLENET_LAYERS)[:12])),
         iter_n=int(rng.integers(5, 20)), step_size=round(float(rng.uniform(0.01, 3.0)), 2))
+
+
+def _random_style(rng: np.random.Generator) -> str | None:
+    """No style on about half the sets; a painting filter on a quarter, fast style on a quarter."""
+    return str(rng.choice(["painting", "fast"], p=[0.5, 0.5])) if rng.random() < 0.5 else None
+
+
+def _random_painting(rng: np.random.Generator) -> str:
+    """One of the painting filters, or a blend of two."""
+    a, b = (int(i) for i in rng.choice(len(FILTERS), size=2, replace=False))
+    return str(a) if rng.random() < 0.7 else f"{a}+{b}"
 
 
 @dataclass

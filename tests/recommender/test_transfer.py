@@ -44,17 +44,24 @@ def test_the_scene_bank_holds_every_bundled_photo_and_groups_regions_with_their_
     assert {s.group for s in scenes if s.name.startswith("retina")} == {"retina"}
 
 
-@pytest.mark.parametrize("seed", [0, 2])
-def test_a_generated_curators_taste_reaches_new_scenes(net, seed):
-    """Half the bank's sources, three versions each: on scenes held out a fifth at a time the learner
-    matches the favourite more often than the curator's most frequent favourite does."""
-    from recommender.evaluate import Renders, evaluate_library
-    from recommender.transfer import Photos, curate, guide_image
+@pytest.fixture(scope="module")
+def bank_photos(net):
+    """Every source of the bank in three versions: the photo, a corner crop, a brighter exposure."""
+    from recommender.transfer import Photos
 
-    scenes = [s for s in scene_bank() if s.name == s.group][::2]
-    photos = Photos.build(net, kinds=(0, 1, 7), scenes=scenes)
-    lib = curate(Curator.generate(seed), photos).library
-    report = evaluate_library(lib, photos.images, Renders(None, 32, guide_image()), protocols=("scene",))["scene"]
+    return Photos.build(net, kinds=(0, 1, 7), scenes=[s for s in scene_bank() if s.name == s.group])
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_generated_curators_taste_reaches_new_scenes(bank_photos, seed):
+    """Every source of the bank, three versions each: on scenes held out a fifth at a time the learner
+    matches the favourite more often than the curator's most frequent favourite does. (With half
+    the sources, about eleven scenes to learn from, it often does not: transfer needs variety.)"""
+    from recommender.evaluate import Renders, evaluate_library
+    from recommender.transfer import curate, guide_image
+
+    lib = curate(Curator.generate(seed), bank_photos).library
+    report = evaluate_library(lib, bank_photos.images, Renders(None, 32, guide_image()), protocols=("scene",))["scene"]
     recommend, most_liked = report.scores["recommend"], report.scores["most-liked"]
     assert recommend.top1 > most_liked.top1 + 0.1 and recommend.delta_e < most_liked.delta_e
 
