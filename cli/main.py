@@ -127,10 +127,11 @@ def render(
 ) -> None:
     """Render PHOTO with the book's pipeline and record it; the PNG carries its parameters and backbone.
 
-    The artwork is `size` pixels wide (480 by default) with the photo's proportions
-    (`--set keep_size=false` squares it, as the book's worker). For a larger artwork raise
-    the width, e.g. `--set size=2048`: the dream runs in 512-pixel tiles, so memory stays
-    bounded while time grows with the pixels (a render estimated past --max-seconds is refused).
+    The artwork has the photo's own resolution, the long side at most 1080 pixels (`size=auto`);
+    `--set size=full` keeps every pixel, `--set size=480` makes it 480 wide (`--set keep_size=false`
+    squares it, as the book's worker). A set looks the same at every size: its windows are stated
+    at 480 px wide and scale with the image, and the dream runs at 480 px and is scaled up. A
+    render estimated past --max-seconds is refused, and one that runs past it is stopped.
     Without --guide the whole photo is dreamt.
 
     Example: prismarec render cat.jpg --guide stars.jpg --set layer=inception_4c/output --set rb_rate=0.85 -o out.png

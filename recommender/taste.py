@@ -98,11 +98,9 @@ def set_vector(params: RenderParams) -> np.ndarray:
 def outcome(photo_small: np.ndarray, params: RenderParams) -> np.ndarray:
     """The share of the photo the set's keep map keeps, and its distance from half.
 
-    Computed at the set's own render width where that is smaller than the thumbnail, since the
-    box filters' reach relative to the photo changes with scale."""
-    image = resize(photo_small, min(params.size, photo_small.shape[1]))
-    p = at_width(params, image.shape[1])
-    kept = float(keep_map(make_mask(to_gray(image), p), p).mean())
+    Computed on the thumbnail with the box windows scaled to it (`at_width`), as a render does."""
+    p = at_width(params, photo_small.shape[1])
+    kept = float(keep_map(make_mask(to_gray(photo_small), p), p).mean())
     return np.array([kept, abs(kept - 0.5)])
 
 

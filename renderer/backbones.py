@@ -241,12 +241,28 @@ def torchvision_state(path: Path | str | None, weights: WeightsEnum, cached_name
     of `weights`; without either, a BackboneError saying where to put the file, and `remedy`."""
     if path:
         return torch.load(path, map_location="cpu", weights_only=True), str(path)
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    before = set(folder.iterdir()) if folder.is_dir() else None
     try:
         return weights.get_state_dict(progress=True), weights.url
-    except Exception as exc:  # network errors come in many types
+    except BaseException as exc:  # network errors come in many types; an interrupt leaves nothing either
+        _remove_new(folder, before)
+        if not isinstance(exc, Exception):
+            raise
         raise BackboneError(
             f"{network} weights are not cached and could not be downloaded ({exc}); put {cached_name} in "
             f"{Path(torch.hub.get_dir()) / 'checkpoints'}, {remedy}") from None
+
+
+def _remove_new(folder: Path, before: set[Path] | None) -> None:
+    """What a failed download left in `folder` (a partial file, the folder itself), removed, so the
+    next run does not take half a file for the weights."""
+    if not folder.is_dir():
+        return
+    for path in set(folder.iterdir()) - (before or set()):
+        path.unlink(missing_ok=True)
+    if before is None and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def googlenet_weights_path(weights: str | os.PathLike | None = None) -> Path | None:

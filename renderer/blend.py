@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import RenderParams
+from .params import REFERENCE_WIDTH, RenderParams
 
 
 def summed_area(mask: np.ndarray) -> np.ndarray:
@@ -69,13 +69,17 @@ def channel_keep(keep: np.ndarray, params: RenderParams) -> np.ndarray:
     """Per-channel keep, `(H, W, 3)` bool (`(H, W, 1)` when all channels agree).
 
     Below `rb_rate` 1 each channel keeps at random with probability rb_rate, rb_rate−0.1,
-    rb_rate−0.2 (R, G, B), reproducible from `seed`.
+    rb_rate−0.2 (R, G, B), reproducible from `seed`. The dither is drawn on a REFERENCE_WIDTH
+    grid and scaled to the image (nearest), so its grain is the same at every size.
     """
     if params.rb_rate >= 1.0:
         return keep[:, :, None]
     rng = np.random.default_rng(params.seed)
     rates = np.clip(params.rb_rate - np.array([0.0, 0.1, 0.2]), 0.0, 1.0)
-    return keep[:, :, None] & (rng.random((*keep.shape, 3)) < rates)
+    h, w = keep.shape
+    rh = max(1, round(h * REFERENCE_WIDTH / w))
+    draw = rng.random((rh, REFERENCE_WIDTH, 3)) < rates
+    return keep[:, :, None] & draw[np.arange(h) * rh // h][:, np.arange(w) * REFERENCE_WIDTH // w]
 
 
 def blend(photo: np.ndarray, guide: np.ndarray | None, keep: np.ndarray, params: RenderParams) -> np.ndarray:

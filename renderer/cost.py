@@ -1,22 +1,26 @@
-"""How long a dream will take, estimated before it starts, so a runaway render is refused up front.
+"""How long a render will take, estimated before it starts, so a runaway render is refused up front.
 
 The dream's cost is nearly linear in pixel-steps (pixels of each octave × steps per octave),
 so one timed gradient on a small probe image, per backbone, layer and device, prices them all.
+The other stages are linear in pixels: a timed probe of the mask, keep map, blend and
+enhancement, and one of each style network, price them.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from .backbones import Backbone
-from .dream import MARGIN, TILE, amplify, full_precision, gradient
+from .dream import MARGIN, TILE, amplify, dream_shape, full_precision, gradient
 from .images import work_shape
-from .params import RenderParams
+from .params import RenderParams, output_width
 
 PROBE_SIDE = 160
-_PRICES: dict[tuple[str, str, str, bool], float] = {}  # seconds per pixel-step
+_PRICES: dict[tuple[str, ...], float] = {}  # seconds per pixel-step, or per pixel of a stage
 
 
 class BudgetError(ValueError):
@@ -57,13 +61,45 @@ def seconds_per_pixel_step(net: Backbone, layer: str, post_relu: bool) -> float:
     return _PRICES[key]
 
 
+def _per_pixel(key: tuple[str, ...], work: Callable[[np.ndarray], object]) -> float:
+    """Seconds per pixel of `work` on a probe photo (best of two after a warm-up), timed once."""
+    if key not in _PRICES:
+        probe = np.asarray(np.random.default_rng(0).integers(0, 256, (2 * PROBE_SIDE, 2 * PROBE_SIDE, 3)), np.uint8)
+        timings = []
+        for _ in range(3):
+            start = time.perf_counter()
+            work(probe)
+            timings.append(time.perf_counter() - start)
+        _PRICES[key] = min(timings[1:]) / probe.shape[0] / probe.shape[1]
+    return _PRICES[key]
+
+
+def _stages(photo: np.ndarray) -> None:
+    from .pipeline import render
+
+    render(photo, RenderParams(size="full", mask="otsu+features", layer=None, enhance="Sharpness"), None,
+           guide=np.ascontiguousarray(photo[::-1]))
+
+
+def _style(style: str) -> Callable[[np.ndarray], object]:
+    def paint(photo: np.ndarray) -> None:
+        from .style import apply_style
+
+        apply_style(photo, photo, RenderParams(style=style))
+
+    return paint
+
+
 def estimate_seconds(net: Backbone | None, params: RenderParams, photo_shape: tuple[int, ...]) -> float:
-    """Estimated time of the costly stages for a photo of `photo_shape`: the dream and a Gatys
-    style (the other stages take well under a second)."""
-    height, width = work_shape(photo_shape, params.size, keep_size=params.keep_size)
-    seconds = 0.0
+    """Estimated time of a render of a photo of `photo_shape`: the stages on every pixel, the style
+    networks and the dream (at its own scale, `dream_shape`)."""
+    height, width = work_shape(photo_shape, output_width(params, photo_shape), keep_size=params.keep_size)
+    seconds = (height * width + photo_shape[0] * photo_shape[1] / 4) * _per_pixel(("stages",), _stages)
     if params.layer is not None and net is not None:
-        seconds += pixel_steps(params, height, width) * seconds_per_pixel_step(net, params.layer, params.post_relu)
+        dream_pixels = pixel_steps(params, *dream_shape(height, width))
+        seconds += dream_pixels * seconds_per_pixel_step(net, params.layer, params.post_relu)
+    if params.style in ("fast", "painting"):
+        seconds += height * width * _per_pixel(("style", params.style), _style(params.style))
     if params.style == "gatys":
         from .gatys import seconds_per_iteration
 
@@ -77,8 +113,8 @@ def check_budget(net: Backbone | None, params: RenderParams, photo_shape: tuple[
     seconds = estimate_seconds(net, params, photo_shape) if max_seconds is not None else 0.0
     if max_seconds is not None and seconds > max_seconds:
         raise BudgetError(
-            f"this render is estimated at {_duration(seconds)} (size={params.size}, iter_n={params.iter_n}, "
-            f"octave_n={params.octave_n}, layer={params.layer}"
+            f"this render is estimated at {_duration(seconds)} (size={params.size}, style={params.style}, "
+            f"iter_n={params.iter_n}, octave_n={params.octave_n}, layer={params.layer}"
             f"{f', style_iters={params.style_iters}' if params.style == 'gatys' else ''}), over the limit of "
             f"{_duration(max_seconds)}; lower those, or raise the limit with --max-seconds")
     return seconds

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from .backbones import Backbone
-from .params import RenderParams
+from .images import resize
+from .params import REFERENCE_WIDTH, RenderParams, at_width
 
 TILE = 512  # largest side dreamt in one piece
 MARGIN = 64  # context around each tile so its centre matches the untiled gradient
@@ -102,6 +103,37 @@ def dream(net: Backbone, images: np.ndarray | Sequence[np.ndarray], params: Rend
     """
     with full_precision():
         return _dream(net, images, params, guide, tile, margin, on_step)
+
+
+def dream_shape(height: int, width: int) -> tuple[int, int]:
+    """Where the dream runs for an image of this shape: at its own size up to REFERENCE_WIDTH
+    wide, else scaled down to that width."""
+    if width <= REFERENCE_WIDTH:
+        return height, width
+    return max(1, round(height * REFERENCE_WIDTH / width)), REFERENCE_WIDTH
+
+
+def dream_at_scale(net: Backbone, images: Sequence[np.ndarray], params: RenderParams, *,
+                   guide: np.ndarray | None = None, on_step: Callable[[], None] | None = None) -> list[np.ndarray]:
+    """The dream of same-shaped images as a set states it, at any output size.
+
+    The book dreams its 480-pixel image; the patterns a layer draws have a size in pixels, so a
+    wider image dreamt in full would show other, finer patterns (and cost its area in time). A
+    wider image is dreamt at REFERENCE_WIDTH and what the dream added (dreamt − input) is
+    scaled up and added to it: the render keeps every pixel of the blend under the same dream at
+    every size. Narrower images (previews, thumbnails) are dreamt at their size, jitter scaled.
+    """
+    h, w = images[0].shape[:2]
+    dh, dw = dream_shape(h, w)
+    work = at_width(params, dw)
+    if (dh, dw) == (h, w):
+        return dream(net, list(images), work, guide=guide, on_step=on_step)
+    small = [resize(im, dw, height=dh) for im in images]
+    steer = None if guide is None else resize(guide, dw, height=dh)
+    dreamt = dream(net, small, work, guide=steer, on_step=on_step)
+    detail = _to_tensor([d.astype(np.float32) - s for d, s in zip(dreamt, small, strict=True)], torch.device("cpu"))
+    detail = F.interpolate(detail, size=(h, w), mode="bilinear", align_corners=False).permute(0, 2, 3, 1).numpy()
+    return [np.clip(im + d + 0.5, 0, 255).astype(np.uint8) for im, d in zip(images, detail, strict=True)]
 
 
 def full_precision() -> AbstractContextManager:

@@ -31,7 +31,12 @@ ENHANCEMENTS = ("Sharpness", "Brightness", "Contrast", "Color", "CONTOUR", "EDGE
 # `post_relu` field). 2: `post_relu` added, pre-ReLU by default as Caffe's forward(end=blob).
 # 3: the style stage (`style`, `style_strength`, `style_iters`), off by default.
 # 4: painting filters (`style=painting`, `painting`) and where the style paints (`style_at`).
-PARAMS_VERSION = 4
+# 5: `size` is auto, full or a width, and the windows `n1`-`n3` and `jitter` are stated at
+#    REFERENCE_WIDTH whatever the size (before, in pixels of the render's own width).
+PARAMS_VERSION = 5
+REFERENCE_WIDTH = 480  # the book's working width: windows and jitter are stated in its pixels
+AUTO_LONG_SIDE = 1080  # size=auto: the photo's own resolution, the long side at most this (Prisma's)
+SIZES = ("auto", "full")  # besides a width in pixels
 
 
 def _field(default: Any, meaning: str, low: float | None = None, high: float | None = None,
@@ -61,9 +66,11 @@ class RenderParams:
     loop_factor: float = _field(1.0, "features grow corner peaks by width/10·loop_factor pixels", 0.0, 10.0,
                                 (0.0, 2.0))
     # keep map: box filters of the mask and the keep condition
-    n1: int = _field(5, "small box window: keeps the rough structure", 1, 4096, (1, 240))
-    n2: int = _field(28, "medium box window: keeps enclosed parts", 1, 4096, (1, 240))
-    n3: int = _field(1, "big box window: removes scattered edges (1 = off)", 1, 4096, (1, 240))
+    n1: int = _field(5, "small box window, in pixels at 480 px wide: keeps the rough structure", 1, 4096,
+                     (1, 240))
+    n2: int = _field(28, "medium box window, in pixels at 480 px wide: keeps enclosed parts", 1, 4096, (1, 240))
+    n3: int = _field(1, "big box window, in pixels at 480 px wide: removes scattered edges (1 = off)", 1, 4096,
+                     (1, 240))
     convd_median_factor: float = _field(1.5, "keep where medium mean > factor·mean(big)", 0.0, 20.0, (0.0, 5.0))
     convd_big_factor: float = _field(0.0, "or where small > 0 and big > factor·mean(big)", 0.0, 20.0, (0.0, 1.0))
     rb_rate: float = _field(1.0, "below 1, channels R, G, B keep with probability rate, rate−0.1, rate−0.2",
@@ -95,11 +102,11 @@ class RenderParams:
     octave_scale: float = _field(1.4, "size ratio between octaves", 1.05, 4.0, (1.05, 2.0))
     step_size: float = _field(1.5, "step in 0-255 pixel units, normalised by the mean gradient", 0.01, 20.0,
                               (0.01, 5.0))
-    jitter: int = _field(32, "random shift (pixels) before each step, hides the tiling grid", 0, 512,
-                         (0, 128))
+    jitter: int = _field(32, "random shift (pixels at 480 px wide) before each step, hides the tiling grid", 0,
+                         512, (0, 128))
     # geometry
-    size: int = _field(480, "output width in pixels (the height follows the photo's proportions)", 32, 8192,
-                       (32, 2048))
+    size: int | str = _field("auto", "output width: auto (the photo's own, the long side at most 1080), full "
+                                     "(every pixel) or a width in pixels; the height follows the photo", 32, 8192)
     keep_size: bool = _field(True, "keep the photo's proportions (true) or make it square like the book's "
                                    "worker (false)")
 
@@ -148,6 +155,8 @@ class RenderParams:
         data = dict(data)
         if (version or 1) < 2 and "post_relu" not in data:
             data["post_relu"] = True  # version 1 dreamt conv layers after their ReLU
+        if (version or 1) < 5:
+            _to_reference_width(data)
         default = cls()
         values = {}
         for f in fields(cls):
@@ -160,6 +169,18 @@ class RenderParams:
             values[f.name] = value
         notes += [f"unknown parameter {key!r} dropped" for key in sorted(map(str, data))]
         return cls(**values), notes
+
+
+def _to_reference_width(data: dict[str, Any]) -> None:
+    """Before version 5 the windows and jitter were pixels of the render's own width (480 when not
+    stored): restated at REFERENCE_WIDTH, so the stored set renders as it did."""
+    size = data.setdefault("size", REFERENCE_WIDTH)
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0 or size == REFERENCE_WIDTH:
+        return
+    for name, least in (("n1", 1), ("n2", 1), ("n3", 1), ("jitter", 0)):
+        value = data.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            data[name] = max(least, round(value * REFERENCE_WIDTH / size))
 
 
 def _repaired(name: str, value: Any, default: Any) -> Any:
@@ -192,7 +213,7 @@ def check_field(name: str, value: Any) -> None:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false, got {value!r}")
     elif "range" in spec:
-        if value is None and "None" in kind:
+        if (value is None and "None" in kind) or (name == "size" and value in SIZES):
             return
         wants_int = kind.startswith("int")
         if isinstance(value, bool) or not isinstance(value, int if wants_int else int | float):
@@ -227,6 +248,7 @@ def field_specs() -> dict[str, dict[str, Any]]:
     controls and help come from here."""
     if not _SPECS:
         choices = {"mask": MASK_CHOICES, "enhance": ENHANCEMENTS, "style": STYLES, "style_at": STYLE_PLACES,
+                   "size": (*SIZES, "480", "1080", "2048"),
                    "painting": tuple(str(i) for i in range(len(FILTERS)))}
         for f in fields(RenderParams):
             kind = str(f.type).split(" | ")[0]
@@ -239,6 +261,8 @@ def field_specs() -> dict[str, dict[str, Any]]:
 def allowed(name: str) -> str:
     """The values a field accepts, in words, for help texts."""
     spec = field_specs()[name]
+    if name == "size":
+        return "auto | full | a width, 32 – 8192"
     if "range" in spec:
         low, high = spec["range"]
         return f"{low} – {high}" + (" or None" if "None" in spec["type"] else "")
@@ -260,13 +284,22 @@ SLIDERS: dict[str, tuple[float, float]] = {n: s["slider"] for n, s in field_spec
 HELP: dict[str, str] = {n: s["help"] for n, s in field_specs().items()}
 
 
-def at_width(params: RenderParams, width: int) -> RenderParams:
-    """The same artwork at another width: box windows and jitter scale with the image.
+def output_width(params: RenderParams, shape: tuple[int, ...]) -> int:
+    """The render's width for a photo of `shape` (H, W, ...): `size` resolved."""
+    h, w = shape[:2]
+    if params.size == "full":
+        return w
+    if params.size == "auto":
+        return w if max(h, w) <= AUTO_LONG_SIDE else max(1, round(w * AUTO_LONG_SIDE / max(h, w)))
+    return int(params.size)
 
-    The book states `n1`–`n3` in pixels of its 480-pixel working image; a preview at 192
-    pixels with the same windows would blur three times as much and keep other pixels.
-    """
-    ratio = width / params.size
+
+def at_width(params: RenderParams, width: int) -> RenderParams:
+    """The working parameters of a render `width` wide: the windows and jitter, stated at
+    REFERENCE_WIDTH, scaled to it, so a set looks the same at every size (the book's `n1`-`n3`
+    are pixels of its 480-pixel image; at 1080 pixels the same windows would keep other pixels).
+    For the stages only: what is stored is the set as stated."""
+    ratio = width / REFERENCE_WIDTH
     return params.replace(size=width, n1=max(1, round(params.n1 * ratio)), n2=max(1, round(params.n2 * ratio)),
                           n3=max(1, round(params.n3 * ratio)), jitter=round(params.jitter * ratio))
 

@@ -11,11 +11,11 @@ import numpy as np
 from . import images
 from .backbones import Backbone
 from .blend import blend, keep_map
-from .cost import check_budget
-from .dream import dream
+from .cost import BudgetError, check_budget
+from .dream import dream_at_scale
 from .enhance import enhance
 from .masks import make_mask
-from .params import RenderParams, at_width
+from .params import RenderParams, at_width, output_width
 
 
 @dataclass
@@ -30,16 +30,31 @@ class RenderResult:
 
 
 class _Laps:
-    """Seconds per stage, measured between calls."""
+    """Seconds per stage, measured between calls; past `max_seconds` the next stage boundary or
+    step stops the render (`BudgetError`), whatever the estimate said."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_seconds: float | None = None, on_step: Callable[[], None] | None = None) -> None:
         self.timings: dict[str, float] = {}
-        self.clock = time.perf_counter()
+        self.clock = self.start = time.perf_counter()
+        self.max_seconds, self.on_step = max_seconds, on_step
 
     def __call__(self, stage: str) -> None:
         now = time.perf_counter()
         self.timings[stage] = now - self.clock
         self.clock = now
+        self.check(stage)
+
+    def step(self) -> None:
+        """Between the steps of a dream or a Gatys style: the caller's callback, then the clock."""
+        if self.on_step:
+            self.on_step()
+        self.check("a step")
+
+    def check(self, stage: str) -> None:
+        spent = time.perf_counter() - self.start
+        if self.max_seconds is not None and spent > self.max_seconds:
+            raise BudgetError(f"stopped after {stage}: {spent:.0f} s spent, over the limit of {self.max_seconds:.0f} s "
+                              "(lower size or the dream's steps, or raise the limit with --max-seconds)")
 
 
 def check_render(photo: np.ndarray, params: RenderParams, net: Backbone | None, guide: np.ndarray | None,
@@ -55,7 +70,7 @@ def check_render(photo: np.ndarray, params: RenderParams, net: Backbone | None, 
     if params.style in ("fast", "gatys") and guide is None:
         raise ValueError(f"style={params.style} needs a guide image: the guide is the style "
                          "(style=painting needs none)")
-    images.work_shape(photo.shape, params.size, keep_size=params.keep_size)
+    images.work_shape(photo.shape, output_width(params, photo.shape), keep_size=params.keep_size)
     check_budget(net, params, photo.shape, max_seconds)
 
 
@@ -70,9 +85,9 @@ class Prepared:
     style_model: str | None
 
 
-def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, laps: _Laps,
-            on_step: Callable[[], None] | None = None) -> Prepared:
-    """Every stage before the dream: mask, keep map, blend, enhancement, style.
+def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, laps: _Laps) -> Prepared:
+    """Every stage before the dream: mask, keep map, blend, enhancement, style, at the output width
+    (`output_width`), the windows scaled to it (`at_width`).
 
     The guide is scaled to cover the photo and centre-cropped, never stretched. Without a
     guide the whole photo is kept (and dreamt), as the book's controller does. The style stage
@@ -80,7 +95,9 @@ def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, l
     `style_at=photo`, the photo itself before it is blended, so the subject keeps its shapes
     and the guide fills what the mask drops. The mask is always taken from the photo.
     """
-    small = images.resize(photo, params.size, keep_size=params.keep_size)
+    width = output_width(params, photo.shape)
+    small = images.resize(photo, width, keep_size=params.keep_size)
+    params = at_width(params, width)
     laps("resize")
     style_model = None
     if guide is None:
@@ -93,40 +110,48 @@ def prepare(photo: np.ndarray, params: RenderParams, guide: np.ndarray | None, l
         laps("mask")
         keep = keep_map(mask, params)
     if params.style is not None and params.style_at == "photo":
-        small, style_model = _style(small, guide, params, laps, on_step)
+        small, style_model = _style(small, guide, params, laps)
     mixed = blend(small, small_guide, keep, params)
     laps("blend")
     mixed = enhance(mixed, params)
     laps("enhance")
     if params.style is not None and params.style_at == "blend":
-        mixed, style_model = _style(mixed, guide, params, laps, on_step)
+        mixed, style_model = _style(mixed, guide, params, laps)
     return Prepared(mixed, mask, keep, small_guide, style_model)
 
 
-def _style(image: np.ndarray, guide: np.ndarray | None, params: RenderParams, laps: _Laps,
-           on_step: Callable[[], None] | None) -> tuple[np.ndarray, str]:
+def _style(image: np.ndarray, guide: np.ndarray | None, params: RenderParams, laps: _Laps) -> tuple[np.ndarray, str]:
     from .style import apply_style
 
-    painted = apply_style(image, guide, params, on_step)
+    painted = apply_style(image, guide, params, laps.step)
     laps("style")
     return painted
 
 
 def render(photo: np.ndarray, params: RenderParams, net: Backbone | None, *, guide: np.ndarray | None = None,
            on_step: Callable[[], None] | None = None, max_seconds: float | None = None) -> RenderResult:
-    """Render a `(H, W, 3)` uint8 photo (and optional guide) into the artwork, `params.size` wide.
+    """Render a `(H, W, 3)` uint8 photo (and optional guide) into the artwork, as wide as
+    `params.size` says (`output_width`).
 
     `net` may be None only when `params.layer` is None (no dream). With `max_seconds`, a
-    render estimated to take longer is refused (`BudgetError`) before it starts.
+    render estimated to take longer is refused (`BudgetError`) before it starts, and one that
+    runs past it anyway is stopped at the next stage or step.
     """
     check_render(photo, params, net, guide, max_seconds)
-    laps = _Laps()
-    done = prepare(photo, params, guide, laps, on_step)
-    steer = done.guide if params.guide_dream else None
-    out = dream(net, done.image, params, guide=steer, on_step=on_step) if params.layer is not None else done.image
+    laps = _Laps(max_seconds, on_step)
+    done = prepare(photo, params, guide, laps)
+    out = _dream(net, done, params, laps.step)
     laps("dream")
     return RenderResult(out, done.mask, done.keep, params, net.name if net and params.layer else None, laps.timings,
                         done.style_model)
+
+
+def _dream(net: Backbone | None, done: Prepared, params: RenderParams, on_step: Callable[[], None] | None
+           ) -> np.ndarray:
+    if params.layer is None:
+        return done.image
+    steer = done.guide if params.guide_dream else None
+    return dream_at_scale(net, [done.image], params, guide=steer, on_step=on_step)[0]
 
 
 PREVIEW_PREPARE_MAX = 960  # widest working image whose mask and keep map a preview computes in full
@@ -135,25 +160,25 @@ PREVIEW_PREPARE_MAX = 960  # widest working image whose mask and keep map a prev
 def render_preview(photo: np.ndarray, params: RenderParams, net: Backbone | None, width: int, *,
                    guide: np.ndarray | None = None, max_seconds: float | None = None,
                    on_step: Callable[[], None] | None = None) -> RenderResult:
-    """A small render that shows the full one: mask, keep map and blend are computed at the full
-    working width (up to PREVIEW_PREPARE_MAX, beyond it with windows scaled by `at_width`), then
-    reduced to `width`; only the dream, the costly part, runs at the small size (jitter scaled).
+    """A small render that shows the full one: mask, keep map, blend and style are computed at the
+    render's width (up to PREVIEW_PREPARE_MAX), then reduced to `width`; only the dream, the
+    costly part, runs at the small size (as `dream_at_scale` does for any narrow image).
     `on_step` is called between dream steps (it may raise to stop a preview nobody wants any more).
-    A fast style is painted at the working width too; a Gatys style takes minutes and is refused."""
+    A Gatys style takes minutes and is refused."""
     if params.style == "gatys":
         raise ValueError("style=gatys takes minutes and has no preview: render it in full")
-    small = at_width(params, min(width, params.size))
+    full = output_width(params, photo.shape)
+    small = params.replace(size=min(width, full))
     check_render(photo, small, net, guide, max_seconds)
-    laps = _Laps()
-    work = at_width(params, min(params.size, PREVIEW_PREPARE_MAX))
-    done = prepare(photo, work, guide, laps)
+    laps = _Laps(max_seconds, on_step)
+    done = prepare(photo, params.replace(size=min(full, PREVIEW_PREPARE_MAX)), guide, laps)
     h, w = images.work_shape(done.image.shape, small.size)
-    mixed = images.resize(done.image, w, height=h)
-    keep = images.resize(done.keep.astype(np.uint8) * 255, w, height=h) > 127
-    steer = None if done.guide is None or not params.guide_dream else images.resize(done.guide, w, height=h)
-    out = dream(net, mixed, small, guide=steer, on_step=on_step) if params.layer is not None else mixed
+    done.image = images.resize(done.image, w, height=h)
+    done.keep = images.resize(done.keep.astype(np.uint8) * 255, w, height=h) > 127
+    done.guide = None if done.guide is None else images.resize(done.guide, w, height=h)
+    out = _dream(net, done, params, laps.step)
     laps("dream")
-    return RenderResult(out, done.mask, keep, small, net.name if net and params.layer else None, laps.timings,
+    return RenderResult(out, done.mask, done.keep, small, net.name if net and params.layer else None, laps.timings,
                         done.style_model)
 
 
@@ -176,7 +201,7 @@ def render_many(jobs: Sequence[tuple[np.ndarray, RenderParams, np.ndarray | None
     for i, (photo, params, guide) in enumerate(jobs):
         try:
             check_render(photo, params, net, guide, max_seconds)
-            laps = _Laps()
+            laps = _Laps(max_seconds)
             done = prepare(photo, params, guide, laps)
         except Exception as exc:  # reported per job
             results.append(exc)
@@ -191,7 +216,7 @@ def render_many(jobs: Sequence[tuple[np.ndarray, RenderParams, np.ndarray | None
         done = [results[i] for i in members]
         start = time.perf_counter()
         try:
-            outs = dream(net, [r.image for r in done], done[0].params, guide=steers[key])
+            outs = dream_at_scale(net, [r.image for r in done], done[0].params, guide=steers[key])
         except Exception as exc:  # reported per job
             for i in members:
                 results[i] = exc

@@ -18,7 +18,7 @@ from db.store import CuratedRender
 from renderer.backbones import Backbone
 from renderer.images import resize
 from renderer.painting import FILTERS, describe
-from renderer.params import RenderParams, at_width
+from renderer.params import RenderParams
 from renderer.pipeline import render
 
 THUMB = 200
@@ -66,13 +66,13 @@ def draw_looks(photo: np.ndarray, looks: list[Look], net: Backbone | None, *, gu
                on_look: Callable[[], None] | None = None) -> Image.Image:
     """The photo and each look rendered at thumbnail width, in rows of `columns`, labelled.
 
-    Each look is drawn as it renders at that width (`at_width` scales its windows); a look that
+    Each look is drawn as it renders at that width (its windows scale with it); a look that
     needs what is missing (a guide for the guide's style, a backbone for a dream) is marked."""
     small = resize(photo, thumb)
     cells = [("photo", small)] if with_photo else []
     for look in looks:
         try:
-            image = render(small, at_width(look.params, thumb), net, guide=guide).image
+            image = render(small, look.params.replace(size=thumb), net, guide=guide).image
         except ValueError:
             image, label = None, f"{look.label}: not drawn"
         else:

@@ -32,7 +32,9 @@ def controls(params: RenderParams, layers: list[str]) -> list[dict[str, Any]]:
         value = getattr(params, name)
         control: dict[str, Any] = {"name": name, "value": value, "help": spec["help"]}
         options = layers if name == "layer" else spec.get("choices")
-        if options is not None:
+        if options is not None and "range" in spec:  # words or any number in range (size: auto, full, a width)
+            control |= {"kind": "datalist", "options": list(options)}
+        elif options is not None:
             control |= {"kind": "select", "options": [*(["None"] if spec["optional"] else []), *options]}
         elif spec["kind"] == "bool":
             control |= {"kind": "checkbox"}

@@ -35,7 +35,7 @@ def test_render_tag_recommend_round_trip(tmp_path, photos):
     rec = json.loads(res.stdout)
     assert {"params", "alternatives", "confidence", "neighbours", "fallback"} <= set(rec)
     assert not rec["fallback"] and rec["params"]["n2"] == 40
-    assert rec["params"]["size"] == 480  # size is the user's choice, not part of a style
+    assert rec["params"]["size"] == "auto"  # size is the user's choice, not part of a style
     assert rec["neighbours"][0]["verdicts"][0]["render_id"] == render_id
 
 

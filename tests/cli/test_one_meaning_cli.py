@@ -21,7 +21,7 @@ from db.store import current_verdicts
 runner = CliRunner()
 LITE = ["--backbone", "efficientnet-lite0"]
 FAST = ["--set", "size=64", "--set", "iter_n=1", "--set", "octave_n=1"]
-RUNAWAY = ["--set", "iter_n=200", "--set", "octave_n=10", "--set", "size=4096"]
+RUNAWAY = ["--set", "iter_n=5000", "--set", "layer=inception_4c/output", "--set", "size=4096"]
 TABLES = ("photos", "guides", "embeddings", "renders", "verdicts", "curators")
 
 
@@ -78,7 +78,7 @@ REFUSALS = {
     "batch unknown curator": (["recommend-and-render", "{in}", "-o", "{tmp}/out", "--curator", "bob"], 2,
                               "no curator named 'bob'"),
     "sweep over budget": (["sweep", "{in}/rocket.png", "-o", "{tmp}/sw", "--grid", "size=64,4096",
-                           "--set", "iter_n=200", "--set", "octave_n=10"], 2, "estimated at"),
+                           "--set", "iter_n=5000", "--set", "layer=inception_4c/output"], 2, "estimated at"),
     "sweep missing guide": (["sweep", "{in}/rocket.png", "--guide", "{tmp}/nope.png", "-o", "{tmp}/sw"], 2,
                             "no such file"),
     "tag unknown curator": (["tag", "1", "--good", "--curator", "bob"], 2, "no curator named 'bob'"),

@@ -18,8 +18,9 @@ CHAPTER = {"n1": 5, "n2": 25, "n3": 180, "convd_median_factor": 5.0, "convd_big_
 
 def test_a_photo_keeps_its_proportions_by_default(photos):
     out = render(photos["rocket"], RenderParams(layer=None), None)  # rocket is 640x427
-    assert out.image.shape == (320, 480, 3)
-    square = render(photos["rocket"], RenderParams(layer=None, keep_size=False), None)
+    assert out.image.shape == (427, 640, 3)  # size=auto: the photo's own resolution
+    assert render(photos["rocket"], RenderParams(layer=None, size=480), None).image.shape == (320, 480, 3)
+    square = render(photos["rocket"], RenderParams(layer=None, size=480, keep_size=False), None)
     assert square.image.shape == (480, 480, 3)
 
 
@@ -29,7 +30,7 @@ def test_guide_is_fitted_without_distortion(photos):
     expected = resize(guide, 480)[80:400]
     assert fitted.shape == (320, 480, 3)
     assert np.abs(fitted.astype(int) - expected).mean() < 2.0
-    params = RenderParams(layer=None, mask="otsu")
+    params = RenderParams(layer=None, mask="otsu", size=480)
     out = render(photos["coffee"], params, None, guide=guide).image
     keep = keep_map(make_mask(to_gray(resize(photos["coffee"], 480)), params), params)
     np.testing.assert_array_equal(out[~keep], fitted[~keep])
@@ -66,12 +67,35 @@ def test_an_extreme_aspect_is_refused_before_any_work():
 
 
 def test_a_runaway_render_is_refused_with_its_estimate(net, photos):
-    huge = RenderParams(iter_n=200, octave_n=10, size=4096)
+    huge = RenderParams(iter_n=5000, layer="inception_4c/output", size=4096)
     with pytest.raises(BudgetError, match=r"estimated at .* over the limit of 5 min.*--max-seconds"):
         render(photos["coffee"], huge, net, max_seconds=300)
     small = RenderParams(size=96, iter_n=2, octave_n=1)
     assert 0 < estimate_seconds(net, small, photos["coffee"].shape) < estimate_seconds(net, huge, (427, 640))
     assert render(photos["coffee"], small, net, max_seconds=300).image.shape == (64, 96, 3)
+
+
+def test_a_render_that_runs_past_its_limit_is_stopped_mid_way(net, photos):
+    slow_steps = RenderParams(size=96, iter_n=20, octave_n=1)  # estimated well under a second
+    with pytest.raises(BudgetError, match="stopped after a step"):
+        render(photos["coffee"], slow_steps, net, max_seconds=1.0, on_step=lambda: time.sleep(0.2))
+
+
+@pytest.mark.parametrize("case", [
+    {"layer": None, "mask": "otsu+features", "n2": 40, "rb_rate": 0.8},
+    {"mask": "otsu", "iter_n": 4, "octave_n": 2, "step_size": 3.0},
+    {"layer": None, "style": "painting", "painting": "4+10", "style_at": "photo"}])
+def test_a_set_looks_the_same_at_every_size(net, photos, case):
+    """A render at 1080 px scaled down to 480 is close to the 480-px render, much closer than the
+    480-px render of another set is."""
+    photo, guide = resize(photos["astronaut"], 1080), photos["coffee"]
+    params = RenderParams(**case)
+    large = render(photo, params.replace(size=1080), net, guide=guide).image
+    small = render(photo, params.replace(size=480), net, guide=guide).image
+    other = render(photo, params.replace(size=480, mask="stdmean", n1=2, painting="16"), net, guide=guide).image
+    scaled = resize(large, 480).astype(int)
+    same, apart = np.abs(scaled - small).mean(), np.abs(scaled - other).mean()
+    assert same < 0.4 * apart, (same, apart)
 
 
 def shrink(keep: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -64,16 +64,42 @@ def vgg_file(tmp_path_factory):
     return path
 
 
-def test_gatys_runs_with_a_torchvision_weights_file(photos, vgg_file, monkeypatch):
+def test_gatys_runs_with_a_torchvision_weights_file_and_keeps_its_least_loss(photos, vgg_file, monkeypatch):
     monkeypatch.setenv("PRISMAREC_VGG19", str(vgg_file))
     steps = []
-    photo = photos["chelsea"][::6, ::6]  # 50x76
-    out = gatys.gatys_style(photo, photos["astronaut"][::8, ::8], 3, on_step=lambda: steps.append(1))
-    assert out.shape == photo.shape and out.dtype == np.uint8 and len(steps) == 3
-    assert not np.array_equal(out, photo)  # three Adam steps of 10 moved pixels
+    photo, style = photos["chelsea"][::6, ::6], photos["astronaut"][::8, ::8]  # 50x76, 64x64
+    out = gatys.gatys_style(photo, style, 30, on_step=lambda: steps.append(1))
+    assert out.shape == photo.shape and out.dtype == np.uint8 and len(steps) == 30
+    objective = gatys._Objective(gatys.load_vgg19(), photo, gatys._fit(style, max(photo.shape[:2])))
+
+    def loss(image: np.ndarray) -> float:
+        with torch.no_grad():
+            return float(sum(objective.terms(objective.tensor(image)).values()))
+
+    assert loss(out) < loss(photo)  # Adam's steps of 100 found a better image, and it was kept
+    terms = gatys.loss_terms(photo, style)
+    assert set(terms) == {"content", "style", "tv"} and all(v > 0 for v in terms.values())
     result = render(photo, RenderParams(layer=None, mask="all", size=64, style="gatys", style_iters=2), None,
                     guide=photos["astronaut"])
     assert result.style_model == gatys.GATYS_MODEL
+
+
+def test_a_failed_weights_download_leaves_nothing_behind(monkeypatch, tmp_path):
+    from torchvision.models import VGG19_Weights
+
+    monkeypatch.delenv("PRISMAREC_VGG19", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    folder = tmp_path / "hub" / "checkpoints"
+
+    def cut_off(*args, **kwargs):
+        folder.mkdir(parents=True)
+        (folder / f"{gatys.VGG19_FILE}.partial").write_bytes(b"half a file")
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(VGG19_Weights.IMAGENET1K_V1.__class__, "get_state_dict", cut_off)
+    with pytest.raises(BackboneError, match="could not be downloaded"):
+        gatys.load_vgg19()
+    assert not folder.exists()
 
 
 def test_gatys_refuses_clearly_without_weights(monkeypatch, tmp_path):

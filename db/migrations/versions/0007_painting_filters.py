@@ -1,20 +1,13 @@
 """Parameters of version 4: painting filters (`painting`) and where the style paints (`style_at`).
 
-Every stored render is rewritten to today's schema (`RenderParams.from_stored`: the new fields
-take their defaults, which render exactly as before) and its `params_hash` follows the new
-text, so a sweep or a batch run again still finds the renders it made. The text as first stored
-is kept in `params_original` where a value had to be replaced (and none was kept before).
+Every stored render is rewritten to today's schema (the new fields take their defaults, which
+render exactly as before; `db.migrations.restate`).
 
 Revision ID: 0007
 Revises: 0006
 """
 
-import hashlib
-
-import sqlalchemy as sa
-from alembic import op
-
-from renderer.params import PARAMS_VERSION, RenderParams
+from db.migrations.restate import restate_stored_params
 
 revision = "0007"
 down_revision = "0006"
@@ -23,19 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    renders = sa.table("renders", sa.column("id", sa.Integer), sa.column("params", sa.Text),
-                       sa.column("params_hash", sa.String), sa.column("params_version", sa.Integer),
-                       sa.column("params_original", sa.Text))
-    conn = op.get_bind()
-    rows = conn.execute(sa.select(renders.c.id, renders.c.params, renders.c.params_version,
-                                  renders.c.params_original)).all()
-    for row in rows:
-        params, notes = RenderParams.from_stored(row.params, row.params_version)
-        text = params.to_json()
-        original = row.params if notes and row.params_original is None else row.params_original
-        conn.execute(renders.update().where(renders.c.id == row.id).values(
-            params=text, params_hash=hashlib.sha256(text.encode()).hexdigest(), params_version=PARAMS_VERSION,
-            params_original=original))
+    restate_stored_params()
 
 
 def downgrade() -> None:

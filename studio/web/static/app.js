@@ -121,7 +121,8 @@ function readParams(form) {
     if (el.dataset.kind === "bool") params[el.name] = el.checked;
     else if (el.dataset.kind === "number") {
       params[el.name] = el.value === "" ? null : Number(el.value);
-    } else params[el.name] = el.value === "None" ? null : el.value;
+    } else if (/^\d+$/.test(el.value)) params[el.name] = Number(el.value);  // a width typed or chosen
+    else params[el.name] = el.value === "None" ? null : el.value;
   }
   return params;
 }
