@@ -20,7 +20,8 @@ from .images import work_shape
 from .params import RenderParams, output_width
 
 PROBE_SIDE = 160
-_PRICES: dict[tuple[str, ...], float] = {}  # seconds per pixel-step, or per pixel of a stage
+_PRICES: dict[tuple[str, str, str, bool], float] = {}  # seconds per pixel-step
+_COSTS: dict[str, tuple[float, float]] = {}  # fixed seconds and seconds per pixel of a stage
 
 
 class BudgetError(ValueError):
@@ -61,24 +62,38 @@ def seconds_per_pixel_step(net: Backbone, layer: str, post_relu: bool) -> float:
     return _PRICES[key]
 
 
-def _per_pixel(key: tuple[str, ...], work: Callable[[np.ndarray], object]) -> float:
-    """Seconds per pixel of `work` on a probe photo (best of two after a warm-up), timed once."""
-    if key not in _PRICES:
-        probe = np.asarray(np.random.default_rng(0).integers(0, 256, (2 * PROBE_SIDE, 2 * PROBE_SIDE, 3)), np.uint8)
-        timings = []
-        for _ in range(3):
-            start = time.perf_counter()
-            work(probe)
-            timings.append(time.perf_counter() - start)
-        _PRICES[key] = min(timings[1:]) / probe.shape[0] / probe.shape[1]
-    return _PRICES[key]
+def _price(key: str, work: Callable[[np.ndarray], object]) -> tuple[float, float]:
+    """(fixed seconds, seconds per pixel) of `work`, from probe photos of two sizes (best of two
+    runs each after a warm-up), timed once per process. The price per pixel is the larger
+    probe's average: the networks cost more per pixel on large images (memory, not arithmetic)."""
+    if key not in _COSTS:
+        sides, times = (PROBE_SIDE, 4 * PROBE_SIDE), []
+        for side in sides:
+            probe = np.asarray(np.random.default_rng(0).integers(0, 256, (side, side, 3)), np.uint8)
+            runs = []
+            for _ in range(3):
+                start = time.perf_counter()
+                work(probe)
+                runs.append(time.perf_counter() - start)
+            times.append(min(runs[1:]))
+        per_pixel = times[1] / sides[1] ** 2
+        _COSTS[key] = (max(times[0] - per_pixel * sides[0] ** 2, 0.0), per_pixel)
+    return _COSTS[key]
 
 
-def _stages(photo: np.ndarray) -> None:
-    from .pipeline import render
+def _seconds(key: str, work: Callable[[np.ndarray], object], pixels: float) -> float:
+    fixed, per_pixel = _price(key, work)
+    return fixed + per_pixel * pixels
 
-    render(photo, RenderParams(size="full", mask="otsu+features", layer=None, enhance="Sharpness"), None,
-           guide=np.ascontiguousarray(photo[::-1]))
+
+def _stages(mask: str) -> Callable[[np.ndarray], object]:
+    def stages(photo: np.ndarray) -> None:
+        from .pipeline import render
+
+        render(photo, RenderParams(size="full", mask=mask, layer=None, enhance="Sharpness"), None,
+               guide=np.ascontiguousarray(photo[::-1]))
+
+    return stages
 
 
 def _style(style: str) -> Callable[[np.ndarray], object]:
@@ -94,12 +109,20 @@ def estimate_seconds(net: Backbone | None, params: RenderParams, photo_shape: tu
     """Estimated time of a render of a photo of `photo_shape`: the stages on every pixel, the style
     networks and the dream (at its own scale, `dream_shape`)."""
     height, width = work_shape(photo_shape, output_width(params, photo_shape), keep_size=params.keep_size)
-    seconds = (height * width + photo_shape[0] * photo_shape[1] / 4) * _per_pixel(("stages",), _stages)
+    stages = f"stages {params.mask}", _stages(params.mask)  # the mask is the costliest of them
+    seconds = _seconds(*stages, height * width + photo_shape[0] * photo_shape[1] / 30)
     if params.layer is not None and net is not None:
-        dream_pixels = pixel_steps(params, *dream_shape(height, width))
-        seconds += dream_pixels * seconds_per_pixel_step(net, params.layer, params.post_relu)
+        small = dream_shape(height, width)
+        seconds += pixel_steps(params, *small) * seconds_per_pixel_step(net, params.layer, params.post_relu)
+        if small != (height, width):  # what the dream added, scaled up to every pixel
+            seconds += _price(*stages)[1] * height * width
     if params.style in ("fast", "painting"):
-        seconds += height * width * _per_pixel(("style", params.style), _style(params.style))
+        from .style import painted_shape
+
+        ph, pw = painted_shape(height, width)
+        scaling = 0 if (ph, pw) == (height, width) else height * width  # the painting scaled back up
+        seconds += _seconds(params.style, _style(params.style), ph * pw)
+        seconds += _price(*stages)[1] * scaling / 4
     if params.style == "gatys":
         from .gatys import seconds_per_iteration
 

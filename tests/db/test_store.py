@@ -13,7 +13,7 @@ from sqlalchemy import Connection, create_engine, func, select
 from db import Database, Render, Verdict
 from db.session import alembic_config
 from db.store import add_photo, add_render, curated, find_renders, tag, untagged
-from renderer.params import PARAMS_VERSION, RenderParams
+from renderer.params import PARAMS_VERSION, RenderParams, at_width
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -210,7 +210,7 @@ def test_a_database_with_values_todays_rules_reject_upgrades_and_loads(tmp_path)
 def test_renders_stored_before_the_style_stage_are_found_again_after_the_upgrade(tmp_path):
     """A version-2 row (no style fields) gets today's text and hash, so a resumed sweep finds it."""
     url = f"sqlite:///{tmp_path / 'v2.db'}"
-    stored = {k: v for k, v in RenderParams(n2=40).to_dict().items() if not k.startswith("style")}
+    stored = {k: v for k, v in RenderParams(n2=40, size=480).to_dict().items() if not k.startswith("style")}
     text = json.dumps(stored, sort_keys=True)
     with _database_at(url, "0003") as conn:
         conn.exec_driver_sql(
@@ -220,5 +220,24 @@ def test_renders_stored_before_the_style_stage_are_found_again_after_the_upgrade
     with Database(url).session() as s:
         render = s.get(Render, 1)
         assert render.params_version == PARAMS_VERSION and render.style_model is None
-        assert RenderParams.from_json(render.params) == RenderParams(n2=40)
-        assert [r.id for r in find_renders(s, 1, None, RenderParams(n2=40))] == [1]
+        assert RenderParams.from_json(render.params) == RenderParams(n2=40, size=480)
+        assert [r.id for r in find_renders(s, 1, None, RenderParams(n2=40, size=480))] == [1]
+
+
+def test_a_set_stored_at_another_width_keeps_its_windows_in_pixels_after_the_upgrade(tmp_path):
+    """Version-4 windows were pixels of the render's own width: at 128 px, n1=5 and n2=28 are
+    restated at 480 px (19 and 105), which scale back to 5 and 28 at 128 px."""
+    url = f"sqlite:///{tmp_path / 'v4.db'}"
+    text = json.dumps(RenderParams(n1=5, n2=28, jitter=8).to_dict() | {"size": 128}, sort_keys=True)
+    with _database_at(url, "0007") as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO renders (id, photo_id, params, params_version, params_hash, output_path, timings, created_at,"
+            " layer, mask) VALUES (1, 1, ?, 4, ?, '/o.png', '{}', '2026-01-01', 'conv2/3x3_reduce', 'otsu')",
+            (text, hashlib.sha256(text.encode()).hexdigest()))
+    with Database(url).session() as s:
+        render = s.get(Render, 1)
+        params = RenderParams.from_json(render.params)
+        assert render.params_version == PARAMS_VERSION and render.params_original is None
+        assert (params.n1, params.n2, params.jitter, params.size) == (19, 105, 30, 128)
+        work = at_width(params, 128)
+        assert (work.n1, work.n2, work.jitter) == (5, 28, 8)
