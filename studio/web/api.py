@@ -6,6 +6,7 @@ use case goes through `studio.service`; malformed bodies are refused by the pyda
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import secrets
@@ -18,14 +19,15 @@ from PIL import Image
 from pydantic import BaseModel, Field, StrictInt
 from starlette.concurrency import run_in_threadpool
 
-from db import NotFound, renders_dir
+from db import renders_dir
 from db.store import content_hash
 from renderer.files import atomic_write
 from renderer.params import DEFAULT_MAX_SECONDS, RenderParams
+from renderer.pipeline import check_render
 from studio.sweep import neighbourhood, plan
 from studio.sweep import run as run_sweep
 
-from .context import BodyId, CuratorDep, ItemId, Job, SiteDep
+from .context import BodyId, CuratorDep, ItemId, OptionalId, SiteDep
 from .security import MAX_UPLOAD_BYTES, UploadTooLarge, check_upload
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,10 @@ class VerdictBody(BaseModel):
 
 class BulkVerdictBody(VerdictBody):
     render_ids: list[BodyId] = Field(min_length=1, max_length=1000)
+
+
+class OneVerdictBody(VerdictBody):
+    exact: bool = False  # the score and note as given, none carried over from the earlier verdict (undo)
 
 
 class RenderBody(BaseModel):
@@ -66,9 +72,34 @@ def recommendation(site: SiteDep, photo_id: ItemId, curator: str | None = None) 
     return site.studio.recommend(photo_id, k=5, curator=curator or None).to_dict()
 
 
+STRIP_THUMB = 112  # the tune page's filter strip: thumbnail width
+
+
+@router.get("/looks/{photo_id}")
+def looks(site: SiteDep, name: CuratorDep, photo_id: ItemId, guide: OptionalId = None) -> dict:
+    """The filter strip: the photo in its recommended looks, then the painting filters (liked ones
+    first), best first, as thumbnails with their parameters, for one click to apply."""
+    from renderer.images import resize
+    from studio.looks import caption, render_look
+
+    photo = site.studio.photo(photo_id)
+    guide_image = site.studio.guide(guide)[1] if guide is not None else None
+    small = resize(photo.image, STRIP_THUMB)
+    out = []
+    with site.preview_lock:
+        for look in site.studio.strip(photo, name, filters=26):
+            image = render_look(small, look, site.studio.catalog.net, guide_image)
+            if image is not None:
+                buf = io.BytesIO()
+                Image.fromarray(image).save(buf, format="JPEG", quality=85)
+                out.append({"label": caption(look), "confidence": look.confidence, "params": look.params.to_dict(),
+                            "thumb": "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()})
+    return {"looks": out}
+
+
 @router.post("/renders/{render_id}/verdict")
-def verdict(site: SiteDep, name: CuratorDep, render_id: ItemId, body: VerdictBody) -> dict:
-    site.studio.tag([render_id], name, body.verdict, body.score, body.note, new_curator=True)
+def verdict(site: SiteDep, name: CuratorDep, render_id: ItemId, body: OneVerdictBody) -> dict:
+    site.studio.tag([render_id], name, body.verdict, body.score, body.note, keep_earlier=not body.exact)
     return {"render_ids": [render_id], "verdict": body.verdict, "score": body.score, "curator": name}
 
 
@@ -86,7 +117,7 @@ def remove_render(site: SiteDep, name: CuratorDep, render_id: ItemId) -> dict:
 
 @router.post("/verdicts")
 def bulk_verdict(site: SiteDep, name: CuratorDep, body: BulkVerdictBody) -> dict:
-    site.studio.tag(body.render_ids, name, body.verdict, body.score, body.note, new_curator=True)
+    site.studio.tag(body.render_ids, name, body.verdict, body.score, body.note)
     return {"render_ids": body.render_ids, "verdict": body.verdict, "score": body.score, "curator": name}
 
 
@@ -136,8 +167,14 @@ def sweep_around(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
     tasks = plan([(body.photo_id, photo_path)], guide, params, neighbourhood(params, cat.net.layer_names),
                  renders_dir() / "sweeps", backbone=cat.net.name, weights=site.weights,
                  max_seconds=DEFAULT_MAX_SECONDS)
-    job_id = len(site.jobs) + 1
-    job = site.jobs[job_id] = Job(len(tasks))
+    photo = site.studio.photo(body.photo_id)
+    guide_image = site.studio.guide(body.guide_id)[1] if body.guide_id is not None else None
+    for task in tasks:  # refused now, with the reason, rather than failing render by render in the background
+        try:
+            check_render(photo.image, task.params, cat.net, guide_image, DEFAULT_MAX_SECONDS)
+        except ValueError as exc:
+            raise HTTPException(422, f"this sweep cannot render {task.params.to_json()}: {exc}") from None
+    job_id, job = site.jobs.add(len(tasks))
 
     def step() -> None:
         job.done += 1
@@ -165,15 +202,11 @@ def sweep_around(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
 
 @router.get("/jobs/{job_id}")
 def job_status(site: SiteDep, job_id: ItemId) -> dict:
-    if job_id not in site.jobs:
-        raise NotFound(f"no job {job_id}")
     return site.jobs[job_id].to_dict()
 
 
 @router.post("/jobs/{job_id}/cancel")
 def job_cancel(site: SiteDep, name: CuratorDep, job_id: ItemId) -> dict:
-    if job_id not in site.jobs:
-        raise NotFound(f"no job {job_id}")
     job = site.jobs[job_id]
     job.cancel = True
     if job.state == "queued":

@@ -22,7 +22,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         upload = scope["path"] == "/api/upload"
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        if upload and self.sessions.curator(_cookie(headers.get("cookie", ""))) is None:
+        if upload and self.sessions.holder(_cookie(headers.get("cookie", ""))) is None:
             return await _plain(send, 401, "sign in with a curator token to upload")
         limit = MAX_UPLOAD_BYTES + 64 * 1024 if upload else MAX_BODY_BYTES
         length = headers.get("content-length", "")

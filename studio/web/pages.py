@@ -13,14 +13,13 @@ from PIL import Image
 
 from db import Guide, NotFound, Render
 from db.store import RenderFilter, curator_by_token, current_verdicts, list_renders
-from renderer.params import RenderParams, field_specs
+from renderer.params import RenderParams, field_specs, parse_json
 
-from .context import MAX_ID, ItemId, SiteDep
-from .security import COOKIE
+from .context import ItemId, OptionalId, SiteDep
+from .security import COOKIE, Holder
 
 SUGGESTED = 200  # photos the gallery's "to curate next" order covers
 PageNo = Query(0, ge=0, le=100_000)
-OptionalId = Query(None, ge=0, le=MAX_ID)
 
 router = APIRouter()
 
@@ -50,8 +49,8 @@ def controls(params: RenderParams, layers: list[str]) -> list[dict[str, Any]]:
 
 @router.get("/", response_class=HTMLResponse)
 def gallery(request: Request, site: SiteDep, verdict: str | None = None, curator: str | None = None,
-            layer: str | None = None, mask: str | None = None, guide: int | None = OptionalId,
-            photo: int | None = OptionalId, sort: str = "date", page_no: int = PageNo,
+            layer: str | None = None, mask: str | None = None, guide: OptionalId = None,
+            photo: OptionalId = None, sort: str = "date", page_no: int = PageNo,
             name: str | None = Query(None, max_length=200)) -> HTMLResponse:
     sort = sort if sort in ("score", "next") else "date"
     # "next": renders of the photos whose verdicts would teach the recommender most, those first
@@ -85,12 +84,12 @@ def review(request: Request, site: SiteDep, render_id: ItemId) -> HTMLResponse:
 
 @router.get("/tune/{photo_id}", response_class=HTMLResponse)
 def tune(request: Request, site: SiteDep, photo_id: ItemId, params: str | None = None,
-         guide: int | None = OptionalId) -> HTMLResponse:
+         guide: OptionalId = None) -> HTMLResponse:
     photo_name = Path(site.path("photo", photo_id)).name
     try:
-        start = RenderParams.from_dict(json.loads(params)) if params else RenderParams()
-    except (json.JSONDecodeError, TypeError):
-        raise HTTPException(422, "params must be a JSON object of render parameters") from None
+        start = RenderParams.from_dict(parse_json(params)) if params else RenderParams()
+    except (ValueError, TypeError) as exc:
+        raise HTTPException(422, f"params must be a JSON object of render parameters ({exc})") from None
     with site.db.reading() as s:
         guides = [(g.id, Path(g.path).name) for g in s.query(Guide).order_by(Guide.id.desc()).limit(200)]
     return site.page(request, "tune.html", photo_id=photo_id, photo_name=photo_name, guide_id=guide, guides=guides,
@@ -165,12 +164,12 @@ def login(request: Request, site: SiteDep, token: str = Form(..., max_length=200
         raise HTTPException(429, "too many failed sign-ins; wait a minute")
     with site.db.reading() as s:
         who = curator_by_token(s, token.strip())
-        name = who.name if who else None
-    if name is None:
+        holder = Holder(who.id, who.name, who.token_hash) if who and who.token_hash else None
+    if holder is None:
         site.sign_ins.failed(client)
         return RedirectResponse("/login?error=unknown+token", status_code=303)
     resp = RedirectResponse("/", status_code=303)
-    resp.set_cookie(COOKIE, site.sessions.start(name), httponly=True, samesite="strict",
+    resp.set_cookie(COOKIE, site.sessions.start(holder), httponly=True, samesite="strict",
                     max_age=int(site.sessions.lifetime_s))
     return resp
 

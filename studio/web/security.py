@@ -9,6 +9,8 @@ import re
 import secrets
 import threading
 import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -55,8 +57,12 @@ def check_upload(data: bytes) -> str:
     if len(data) > MAX_UPLOAD_BYTES:
         raise UploadTooLarge(f"upload is {len(data)} bytes; the limit is {MAX_UPLOAD_BYTES}")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt, (w, h) = img.format, img.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the pixel limit below decides
+            with Image.open(io.BytesIO(data)) as img:
+                fmt, (w, h) = img.format, img.size
+    except Image.DecompressionBombError as exc:
+        raise UploadTooLarge(f"upload is too large to decode ({exc})") from None
     except (UnidentifiedImageError, OSError):
         raise ValueError("upload is not an image") from None
     if fmt not in UPLOAD_FORMATS:
@@ -66,29 +72,40 @@ def check_upload(data: bytes) -> str:
     return fmt
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who a session was started for: the curator's id and the hash of the token they signed in
+    with, so that removing or re-keying the curator (from any process) ends the session."""
+
+    curator_id: int
+    name: str
+    token_hash: str
+
+
 class Sessions:
     """Server-side sign-in sessions: the cookie holds a random id, never the curator's token, and
-    signing out revokes it. Kept in memory: restarting the server signs everyone out."""
+    signing out revokes it. Kept in memory: restarting the server signs everyone out. The web
+    app checks each session's holder against the database on every request (`Site.signed_in`)."""
 
     def __init__(self, lifetime_s: float = SESSION_SECONDS):
         self.lifetime_s = lifetime_s
-        self._by_id: dict[str, tuple[str, float]] = {}
+        self._by_id: dict[str, tuple[Holder, float]] = {}
         self._lock = threading.Lock()
 
-    def start(self, curator: str) -> str:
+    def start(self, holder: Holder) -> str:
         sid = secrets.token_urlsafe(32)
         with self._lock:
-            self._by_id[sid] = (curator, time.monotonic() + self.lifetime_s)
+            self._by_id[sid] = (holder, time.monotonic() + self.lifetime_s)
         return sid
 
-    def curator(self, sid: str | None) -> str | None:
+    def holder(self, sid: str | None) -> Holder | None:
         """Who this session belongs to, or None when unknown, revoked or expired."""
         with self._lock:
-            name, expires = self._by_id.get(sid or "", (None, 0.0))
-            if name is not None and time.monotonic() > expires:
+            holder, expires = self._by_id.get(sid or "", (None, 0.0))
+            if holder is not None and time.monotonic() > expires:
                 del self._by_id[sid or ""]
                 return None
-            return name
+            return holder
 
     def revoke(self, sid: str | None) -> None:
         with self._lock:
@@ -96,7 +113,7 @@ class Sessions:
 
     def revoke_curator(self, curator: str) -> None:
         with self._lock:
-            for sid in [s for s, (name, _) in self._by_id.items() if name == curator]:
+            for sid in [s for s, (holder, _) in self._by_id.items() if holder.name == curator]:
                 del self._by_id[sid]
 
 

@@ -122,6 +122,21 @@ def test_paths_outside_the_data_never_served(client, url):
     assert resp.status_code in (404, 422) and "root:" not in resp.text and "[project]" not in resp.text
 
 
+def _claims(width: int, height: int) -> bytes:
+    """A small PNG whose header claims `width` x `height` pixels (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.new("L", (8, 8)).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = data[12:29]  # chunk type and data: b"IHDR", width, height, depth, colour, ...
+    ihdr[4:12] = struct.pack(">II", width, height)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    return bytes(data)
+
+
 def test_uploads_are_checked_before_decoding(client, site):
     files = {"photo": ("p.png", b"", "image/png")}
     assert client.post("/api/upload", files=files).status_code == 401
@@ -132,6 +147,9 @@ def test_uploads_are_checked_before_decoding(client, site):
     Image.new("1", (9000, 9000)).save(huge, format="PNG")  # tiny file, 81 megapixels
     too_big = client.post("/api/upload", data={"csrf": csrf}, files={"photo": ("h.png", huge.getvalue(), "image/png")})
     assert too_big.status_code == 413 and "pixels" in too_big.text
+    bomb_file = {"photo": ("b.png", _claims(40000, 40000), "image/png")}
+    bomb = client.post("/api/upload", data={"csrf": csrf}, files=bomb_file)
+    assert bomb.status_code == 413, bomb.text
     good = io.BytesIO()
     Image.new("RGB", (120, 80), "teal").save(good, format="JPEG")
     ok = client.post("/api/upload", data={"csrf": csrf}, files={"photo": ("ok.jpg", good.getvalue(), "image/jpeg")},
@@ -221,3 +239,72 @@ def test_a_curator_deletes_a_render_and_its_file(client, site):
     assert client.post(f"/api/renders/{rid}/delete").status_code == 200
     assert not output.exists() and client.get(f"/render/{rid}").status_code == 404
     assert client.post(f"/api/renders/{rid}/delete").status_code == 404
+
+
+def test_the_looks_of_a_photo_are_thumbnails_with_their_parameters_best_first(client, site):
+    assert client.get(f"/api/looks/{site['photos']['coffee']}").status_code == 401
+    token = sign_in(client, site)
+    resp = client.get(f"/api/looks/{site['photos']['coffee']}", headers={"X-CSRF-Token": token})
+    assert resp.status_code == 200, resp.text
+    looks = resp.json()["looks"]
+    assert looks[0]["label"].startswith("recommended") and 0 <= looks[0]["confidence"] <= 1
+    filters = [look for look in looks if look["params"]["style"] == "painting" and look["params"]["mask"] == "all"]
+    assert len(filters) >= 26 and all(look["thumb"].startswith("data:image/jpeg;base64,") for look in looks)
+    assert RenderParams.from_dict(looks[0]["params"])  # what the page applies is a valid set
+    assert client.get("/api/looks/999", headers={"X-CSRF-Token": token}).status_code == 404
+
+
+@pytest.mark.parametrize("change", ["remove", "re-key"])
+def test_a_removed_or_re_keyed_curator_loses_an_open_session_at_once(client, site, change):
+    """Another process (the CLI) changes the curator while their browser is signed in: the next
+    verdict gets 401, and the web never brings a removed curator back."""
+    from sqlalchemy import select
+
+    from db import Curator
+    from db.store import add_curator_token, remove_curator
+
+    token = sign_in(client, site)
+    url = f"/api/renders/{site['renders'][0]}/verdict"
+    assert client.post(url, json={"verdict": "good", "score": 4}, headers={"X-CSRF-Token": token}).status_code == 200
+    with site["catalog"].db.session() as s:
+        remove_curator(s, "ann") if change == "remove" else add_curator_token(s, "ann")
+    resp = client.post(url, json={"verdict": "bad", "score": 1}, headers={"X-CSRF-Token": token})
+    assert resp.status_code == 401, resp.text
+    assert "signed in as" not in client.get("/").text
+    with site["catalog"].db.session() as s:
+        ann = s.scalar(select(Curator).where(Curator.name == "ann"))
+        assert ann is not None and (ann.token_hash is None) == (change == "remove")
+
+
+def test_the_gallery_filters_by_guide_and_by_photo(client, site):
+    def shown(query: str) -> set[int]:
+        page = client.get(f"/{query}")
+        assert page.status_code == 200
+        return {int(n) for n in re.findall(r'href="/render/(\d+)"', page.text)}
+
+    everything = shown("")
+    assert shown(f"?guide={site['guide']}") == {site["renders"][1]}  # the one render made with the guide
+    assert shown(f"?photo={site['photos']['chelsea']}") == set(site["renders"]) < everything
+
+
+def test_a_sweep_that_cannot_render_is_refused_before_it_is_queued(client, site):
+    token = sign_in(client, site)
+    body = {"photo_id": site["photos"]["chelsea"], "params": {"style": "fast", "layer": None, "size": 64}}
+    resp = client.post("/api/sweep", json=body, headers={"X-CSRF-Token": token})  # fast style needs a guide
+    assert resp.status_code == 422 and "needs a guide" in resp.json()["detail"]
+    assert client.get("/api/jobs/1").status_code == 404  # nothing was queued
+
+
+def test_job_ids_are_never_reused_and_old_jobs_are_forgotten():
+    from studio.web.context import Jobs
+
+    jobs = Jobs()
+    ids = []
+    for _ in range(Jobs.HISTORY + 20):
+        job_id, job = jobs.add(3)
+        job.state = "finished"
+        ids.append(job_id)
+    assert ids == list(range(1, Jobs.HISTORY + 21))
+    assert jobs[ids[-1]].total == 3
+    with pytest.raises(Exception, match="no job 1"):
+        jobs[1]

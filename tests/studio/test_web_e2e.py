@@ -1,6 +1,7 @@
 """End to end in a real headless browser: Playwright driving Debian's Chromium against `prismarec serve`."""
 
 import json
+import re
 import shutil
 import socket
 import threading
@@ -76,12 +77,24 @@ def test_sign_in_and_tag_with_the_keyboard(page, server, site):
     page.locator("#verdicts", has_text="too dark").wait_for()
     with site["catalog"].db.session() as s:
         assert current_verdicts(s, rid) == [("ann", "good", 4, "too dark")]
-    page.click("#undo-btn")  # undo withdraws the verdict
+    page.click("#undo-btn")  # undo restores the verdict before the last one
+    page.locator("#verdicts li", has_text=re.compile(r"^ann: good 4/5$")).wait_for()
+    with site["catalog"].db.session() as s:
+        assert current_verdicts(s, rid) == [("ann", "good", 4, None)]
+    page.keyboard.press("u")  # then good without a score (the first g), then none
+    page.locator("#verdicts li", has_text=re.compile(r"^ann: good$")).wait_for()
+    page.keyboard.press("u")
     page.wait_for_selector("#undo-btn[disabled]")
     with site["catalog"].db.session() as s:
         assert current_verdicts(s, rid) == []
-    page.keyboard.press("ArrowRight")
+    page.check("#auto-next")  # ticking auto-advance leaves the keys working
+    page.keyboard.press("b")
     page.wait_for_url(f"{server}/render/{site['renders'][1]}")
+    with site["catalog"].db.session() as s:
+        assert current_verdicts(s, rid) == [("ann", "bad", None, "too dark")]
+    page.uncheck("#auto-next")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(f"{server}/render/{site['renders'][2]}")
 
 
 def test_moving_a_slider_gives_a_new_preview(page, server, site):
@@ -99,6 +112,21 @@ def test_moving_a_slider_gives_a_new_preview(page, server, site):
     page.fill("#split", "30")  # before/after: the preview covers the left 30 %
     page.dispatch_event("#split", "input")
     assert "70%" in page.get_attribute("#preview", "style")
+
+
+def test_the_filter_strip_shows_looks_best_first_and_one_click_applies_one(page, server, site):
+    sign_in(page, server, site)
+    page.goto(f"{server}/tune/{site['photos']['chelsea']}")
+    page.wait_for_selector("#preview[data-generation='1']")
+    looks = page.locator("#strip .look")
+    looks.nth(26).wait_for()  # the recommendation (and any alternatives), then the 26 filters
+    assert "recommended" in looks.first.inner_text() and "sure" in looks.first.inner_text()
+    starry = page.locator("#strip .look", has_text="starry swirl")
+    starry.click()
+    assert page.input_value("select[name=style]") == "painting" and page.input_value("select[name=painting]") == "16"
+    assert page.input_value("select[name=layer]") == "None"
+    assert starry.get_attribute("aria-pressed") == "true"
+    page.wait_for_selector("#preview[data-generation='2']")  # the look is previewed at once
 
 
 def test_render_button_is_busy_while_rendering_and_one_click_is_one_render(page, server, site):

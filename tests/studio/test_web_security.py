@@ -45,7 +45,8 @@ def test_no_route_answers_5xx_to_wrong_types_and_shapes(client, site):
     gets = ["/?page_no=99999999999999999999", "/?guide=abc", "/?photo=-5", "/?sort=%00", "/tune/1?params=nope",
             "/tune/1?params=[1]", "/tune/1?params={\"n1\":-4}", "/tune/999999", "/render/abc", "/sheet/99999999",
             "/similar/999", "/files/photo/1?w=0", "/files/photo/1?w=99999999999", "/api/recommend/abc",
-            "/api/recommend/1?curator=nobody", "/render/99999999999999999999999"]
+            "/api/recommend/1?curator=nobody", "/render/99999999999999999999999",
+            "/tune/1?params=" + "[" * 5000 + "]" * 5000]
     for url in gets:
         resp = client.get(url)
         assert 200 <= resp.status_code < 500, (url, resp.text)

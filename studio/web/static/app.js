@@ -48,28 +48,41 @@ function setupReview(root) {
   const autoNext = document.getElementById("auto-next");
   if (autoNext) {
     autoNext.checked = localStorage.getItem("prismarec-auto-next") === "1";
-    autoNext.addEventListener("change", () => localStorage.setItem("prismarec-auto-next", autoNext.checked ? "1" : "0"));
+    autoNext.addEventListener("change", () => {
+      localStorage.setItem("prismarec-auto-next", autoNext.checked ? "1" : "0");
+      autoNext.blur();  // the keys tag again at once
+    });
   }
-  let current = form ? { verdict: form.dataset.verdict || null, score: Number(form.dataset.score) || null } : {};
-  const send = async (verdict, score) => {
-    const text = note && note.value.trim() ? note.value.trim() : null;
+  let current = form ? { verdict: form.dataset.verdict || null, score: Number(form.dataset.score) || null,
+                          note: form.dataset.note || null } : {};
+  const earlier = [];  // the verdicts this visit replaced, newest last: undo goes back through them
+  const send = async (verdict, score, restoring = false) => {
+    const text = restoring ? current.note : (note && note.value.trim() ? note.value.trim() : null);
     try {
-      await post(`/api/renders/${id}/verdict`, { verdict, score, note: text });
-      current = { verdict, score };
+      await post(`/api/renders/${id}/verdict`, { verdict, score, note: text, exact: restoring });
+      if (!restoring) earlier.push(current);
+      current = { verdict, score, note: text };
       showVerdict(verdict, score, text);
-      if (undo) undo.disabled = false;
+      if (undo) undo.disabled = earlier.length === 0;
       toast(`render ${id}: ${verdict}${score ? " " + score + "/5" : ""}`);
       if (autoNext && autoNext.checked && root.dataset.next) setTimeout(() => (location.href = `/render/${root.dataset.next}`), 400);
     } catch (e) { toast(e.message, true); }
   };
-  const withdraw = async () => {
+  // undo: the verdict before the last one comes back (withdrawn when there was none)
+  const restore = async () => {
+    if (!earlier.length) return;
+    const previous = earlier.pop();
+    if (previous.verdict) {
+      current = previous;
+      return send(previous.verdict, previous.score, true);
+    }
     try {
       await post(`/api/renders/${id}/untag`, {});
       current = {};
       showVerdict(null);
-      if (undo) undo.disabled = true;
+      if (undo) undo.disabled = earlier.length === 0;
       toast(`render ${id}: verdict withdrawn`);
-    } catch (e) { toast(e.message, true); }
+    } catch (e) { earlier.push(previous); toast(e.message, true); }
   };
   // g / b keep a score that agrees with them, so re-tagging never loses it
   const good = () => send("good", current.score >= 3 ? current.score : null);
@@ -84,13 +97,13 @@ function setupReview(root) {
     });
     form.querySelector('[data-verdict="good"]').addEventListener("click", good);
     form.querySelector('[data-verdict="bad"]').addEventListener("click", bad);
-    undo.addEventListener("click", withdraw);
+    undo.addEventListener("click", restore);
   }
   document.addEventListener("keydown", (ev) => {
     if (ev.target.closest("input, textarea, select")) return;
     if (ev.key === "g") good();
     else if (ev.key === "b") bad();
-    else if (ev.key === "u") withdraw();
+    else if (ev.key === "u") restore();
     else if (/^[1-5]$/.test(ev.key)) send(Number(ev.key) >= 3 ? "good" : "bad", Number(ev.key));
     else if (ev.key === "ArrowLeft" && root.dataset.prev) location.href = `/render/${root.dataset.prev}`;
     else if (ev.key === "ArrowRight" && root.dataset.next) location.href = `/render/${root.dataset.next}`;
@@ -127,6 +140,43 @@ function readParams(form) {
   return params;
 }
 
+// the controls set to a whole parameter set (a look from the strip)
+function applyParams(form, params) {
+  for (const el of form.elements) {
+    if (!el.name || !(el.name in params)) continue;
+    const v = params[el.name];
+    if (el.dataset.kind === "bool") el.checked = Boolean(v);
+    else el.value = v === null ? (el.dataset.kind === "number" ? "" : "None") : String(v);
+    const slider = el.parentElement.querySelector(".slider");
+    if (slider && v !== null) slider.value = v;
+  }
+}
+
+// Prisma's filter row: the photo in its recommended looks and the painting filters; a click applies one
+async function loadStrip(strip, form, base, onApply) {
+  strip.replaceChildren(Object.assign(document.createElement("p"), { textContent: "finding looks…" }));
+  const query = base.guide_id == null ? "" : `?guide=${base.guide_id}`;
+  try {
+    const resp = await fetch(`/api/looks/${base.photo_id}${query}`, { headers: { "X-CSRF-Token": csrf() } });
+    if (!resp.ok) throw new Error((await resp.json()).detail || resp.statusText);
+    const { looks } = await resp.json();
+    strip.replaceChildren(...looks.map((look) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "look";
+      button.title = `apply: ${look.label}`;
+      const img = Object.assign(document.createElement("img"), { src: look.thumb, alt: look.label });
+      button.append(img, Object.assign(document.createElement("span"), { textContent: look.label }));
+      button.addEventListener("click", () => {
+        applyParams(form, look.params);
+        strip.querySelectorAll(".look").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+        onApply();
+      });
+      return button;
+    }));
+  } catch (e) { strip.replaceChildren(Object.assign(document.createElement("p"), { textContent: `no looks: ${e.message}` })); }
+}
+
 function setupTune(root) {
   const form = document.getElementById("controls");
   const img = document.getElementById("preview");
@@ -142,7 +192,9 @@ function setupTune(root) {
     thumb.hidden = !picker.value;
     if (picker.value) thumb.src = `/files/guide/${picker.value}?w=120`;
     refresh();
+    if (strip) loadStrip(strip, form, base, refresh);
   });
+  const strip = document.getElementById("strip");
   const split = document.getElementById("split");
   const showSplit = () => (img.style.clipPath = `inset(0 ${100 - Number(split.value)}% 0 0)`);
   split.addEventListener("input", showSplit);
@@ -195,6 +247,7 @@ function setupTune(root) {
     } catch (e) { toast(e.message, true); }
   });
   refresh();
+  if (strip) loadStrip(strip, form, base, refresh);
 }
 
 // a sweep's progress, ETA and cancel, polled once a second
