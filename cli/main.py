@@ -484,13 +484,16 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     allow_host: Annotated[list[str] | None, typer.Option(
         help="A host name the page answers to besides localhost (repeat; e.g. the machine's LAN name)")] = None,
+    trust_proxy: Annotated[list[str] | None, typer.Option(
+        help="Address of a reverse proxy whose X-Forwarded-For names the client (repeat); without it "
+             "the header is ignored, so it cannot dodge the sign-in limit")] = None,
     backbone: BackboneOpt = "auto",
     weights: WeightsOpt = None,
 ) -> None:
     """Serve the curator's web page: gallery, review (keyboard tagging), tune with live preview, similar.
 
     Requests naming another host are refused (a defence against DNS rebinding): when serving on a
-    network interface, name it with --allow-host.
+    network interface, name it with --allow-host. Behind a reverse proxy, name it with --trust-proxy.
     """
     import uvicorn
 
@@ -501,7 +504,8 @@ def serve(
     with user_errors():
         web = create_app(_state["db"], backbone, str(weights) if weights else None, hosts=hosts)
     err.print(f"prismarec on http://{host}:{port}/  (sign-in tokens: prismarec curator add NAME)")
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    uvicorn.run(web, host=host, port=port, log_level="warning", proxy_headers=bool(trust_proxy),
+                forwarded_allow_ips=",".join(trust_proxy or []) or None)
 
 
 @app.command()

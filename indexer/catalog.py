@@ -6,6 +6,7 @@ between, the next `VectorIndex.open` adds what is missing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -77,6 +78,14 @@ def image_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
             yield from (f for f in found if not is_render(f))
         else:
             yield p
+
+
+@functools.lru_cache(maxsize=8)
+def _decoded(path: str, mtime_ns: int, size: int) -> np.ndarray:
+    """A file's image, decoded once per version of the file (read-only: it is shared)."""
+    image = load_image(path)
+    image.flags.writeable = False
+    return image
 
 
 class Catalog:
@@ -188,10 +197,19 @@ class Catalog:
             return row.id, guide.image
 
     def photo(self, photo_id: int) -> Photo:
-        """A registered photo by id, read from its file (embedded now if this backbone has not yet)."""
+        """A registered photo by id: its file decoded but not hashed (the row holds the hash), and
+        kept decoded while the file is unchanged, so a page's preview ticks read nothing again;
+        embedded now if this backbone has not yet."""
         with self.db.reading() as s:
             row = s.get(PhotoRow, photo_id)
             if row is None:
                 raise NotFound(f"no photo {photo_id}")
-            path = row.path
-        return self.register(path)
+            path, sha = row.path, row.sha256
+            vector = embedding_of(s, photo_id, self.net.name)
+        if vector is None:
+            return self.register(path)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            raise NotFound(f"photo {photo_id}: its file is gone") from None
+        return Photo(photo_id, path, _decoded(path, stat.st_mtime_ns, stat.st_size), vector, sha)

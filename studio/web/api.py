@@ -124,6 +124,7 @@ def bulk_verdict(site: SiteDep, name: CuratorDep, body: BulkVerdictBody) -> dict
 @router.post("/preview")
 def preview(site: SiteDep, name: CuratorDep, body: RenderBody) -> Response:
     """A small render for the tune page; cheap by budget, and dropped when a newer one is asked for."""
+    from renderer.cost import BudgetError
     from renderer.pipeline import render_preview
 
     params = RenderParams.from_dict(body.params)
@@ -137,8 +138,13 @@ def preview(site: SiteDep, name: CuratorDep, body: RenderBody) -> Response:
 
     with site.preview_lock:
         still_wanted()
-        out = render_preview(photo.image, params, site.studio.catalog.net, PREVIEW_WIDTH, guide=guide,
-                             max_seconds=PREVIEW_MAX_SECONDS, on_step=still_wanted).image
+        try:
+            out = render_preview(photo.image, params, site.studio.catalog.net, PREVIEW_WIDTH, guide=guide,
+                                 max_seconds=PREVIEW_MAX_SECONDS, on_step=still_wanted).image
+        except BudgetError:
+            raise HTTPException(422, f"no preview: these settings take longer than the preview's "
+                                     f"{PREVIEW_MAX_SECONDS:.0f} s (fewer iter_n or octave_n preview them; "
+                                     "Render makes the full render)") from None
     buf = io.BytesIO()
     Image.fromarray(out).save(buf, format="PNG")
     return Response(buf.getvalue(), media_type="image/png")

@@ -188,3 +188,21 @@ def test_temporary_files_of_killed_writers_are_cleaned_up(db, tmp_path):
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     VectorIndex(db, "test", 16, folder).open()
     assert not stale.exists() and fresh.exists()
+
+
+def test_opening_a_registered_photo_decodes_once_and_never_hashes(db, net, photos, tmp_path, monkeypatch):
+    import os
+
+    import indexer.catalog as catalog_module
+
+    path = tmp_path / "chelsea.png"
+    Image.fromarray(photos["chelsea"]).save(path)
+    cat = Catalog(db, net, tmp_path / "index")
+    photo_id = cat.register(path).id
+    monkeypatch.setattr(catalog_module, "content_hash", lambda data: pytest.fail("a registered photo was re-hashed"))
+    first, again = cat.photo(photo_id), cat.photo(photo_id)
+    assert first.image is again.image and np.array_equal(first.image, photos["chelsea"])  # decoded once
+    assert first.sha256 and first.embedding is not None and not first.image.flags.writeable
+    Image.fromarray(photos["chelsea"][::-1].copy()).save(path)  # the file changes: decoded again
+    os.utime(path, ns=(1, 1))
+    assert np.array_equal(cat.photo(photo_id).image, photos["chelsea"][::-1])

@@ -211,8 +211,13 @@ function setupTune(root) {
         if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
         img.src = URL.createObjectURL(blob);
         img.dataset.generation = String(mine);
+        img.classList.remove("stale");
         status.textContent = "preview up to date";
-      } catch (e) { if (mine === generation) status.textContent = e.message; }
+      } catch (e) {
+        if (mine !== generation) return;
+        img.classList.add("stale");  // the image shows earlier settings: say so
+        status.textContent = `the preview shows earlier settings — ${e.message}`;
+      }
     }, 250);
   };
   form.addEventListener("input", (ev) => {
