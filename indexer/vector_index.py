@@ -16,11 +16,13 @@ flat searches run there. A single query runs on one thread: more only add overhe
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import resource
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -92,6 +94,16 @@ def _threads(count: int) -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
+def _locked(method: Callable) -> Callable:
+    """The method holds the index's lock: a search never sees an index half replaced."""
+    @functools.wraps(method)
+    def run(self: VectorIndex, *args, **kwargs):  # noqa: ANN202
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class VectorIndex:
     """The FAISS index of one backbone's embeddings, kept in step with the database."""
 
@@ -104,8 +116,10 @@ class VectorIndex:
         self.meta: IndexMeta | None = None
         self._gpu: faiss.Index | None = None
         self._unsaved = 0  # vectors added since the file was written; a large file is not rewritten for each
+        self._lock = threading.RLock()  # request threads search while another syncs or rebuilds
 
     # -- loading and repair ------------------------------------------------------------
+    @_locked
     def open(self) -> VectorIndex:
         """Load the file, refusing a foreign one; build it when missing, catch up when stale."""
         if not self.path.exists() or not self.meta_path.exists():
@@ -132,6 +146,7 @@ class VectorIndex:
         self.sync()
         return self
 
+    @_locked
     def refresh(self) -> None:
         """Open on first use, then only catch up with the database."""
         if self.index is None:
@@ -139,6 +154,7 @@ class VectorIndex:
         else:
             self.sync()
 
+    @_locked
     def sync(self) -> None:
         """Add embeddings the database has and the file lacks (e.g. after a crash); rebuild if they diverged."""
         assert self.meta is not None and self.index is not None
@@ -163,6 +179,7 @@ class VectorIndex:
         if self.index.ntotal < ALWAYS_SAVE_BELOW or self._unsaved >= max(256, self.index.ntotal // 100):
             self._save()
 
+    @_locked
     def rebuild(self) -> VectorIndex:
         """Build from the database in chunks (trained on a random sample first when approximate)."""
         start = time.perf_counter()
@@ -241,6 +258,7 @@ class VectorIndex:
                                "or point PRISMAREC_HOME elsewhere (the index is rebuilt from the database)") from None
 
     # -- queries -------------------------------------------------------------------------
+    @_locked
     def search(self, queries: np.ndarray, k: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, photo ids) of the k nearest photos per query; id -1 pads short results.
 
@@ -274,6 +292,7 @@ class VectorIndex:
     def __len__(self) -> int:
         return 0 if self.index is None else int(self.index.ntotal)
 
+    @_locked
     def stats(self, queries: int = 200, k: int = 10) -> dict:
         """Size, kind, where it searches, and recall@k against exact search for approximate indexes."""
         if self.index is None:

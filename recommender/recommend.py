@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import threading
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -100,15 +101,19 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
 
 _MODELS: dict[tuple, TasteModel] = {}  # per process: (database, backbone, curator, verdicts) -> model
 _CURATED: dict[tuple, np.ndarray] = {}  # per process: (database, curator, verdicts) -> curated photo ids
+# Request threads share these caches: one learns while the others wait for its model, never learn it twice.
+_LEARNING = threading.Lock()
+_READING = threading.Lock()
 
 
 def _curated_ids(catalog: Catalog, s: Session, curator: str | None) -> np.ndarray:
     """Ids of the curated photos, read again only when verdicts changed (a recommendation stays O(k))."""
     key = (catalog.db.url, curator, *verdict_signature(s))
-    if key not in _CURATED:
-        _CURATED.clear()
-        _CURATED[key] = np.array(sorted(curated_photo_ids(s, curator)), np.int64)
-    return _CURATED[key]
+    with _READING:
+        if key not in _CURATED:
+            _CURATED.clear()
+            _CURATED[key] = np.array(sorted(curated_photo_ids(s, curator)), np.int64)
+        return _CURATED[key]
 
 
 def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
@@ -116,23 +121,28 @@ def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
     learnt again (from the curated photos' files) when verdicts changed since."""
     with catalog.db.reading() as s:
         signature = (catalog.db.url, catalog.net.name, curator, TASTE_VERSION, *verdict_signature(s))
-    if signature in _MODELS:
+    with _LEARNING:
+        if signature not in _MODELS:
+            model = _stored_model(catalog, curator, signature)
+            _MODELS.clear()
+            _MODELS[signature] = model
         return _MODELS[signature]
+
+
+def _stored_model(catalog: Catalog, curator: str | None, signature: tuple) -> TasteModel:
+    """The model kept in the index folder when it was learnt from these verdicts, else learnt now and kept."""
     path = catalog.index.path.parent / f"taste-{catalog.net.name}-{curator or 'everyone'}.pkl"
-    model = None
     try:
         stored_signature, stored = pickle.loads(path.read_bytes())
-        model = stored if stored_signature == signature else None
+        if stored_signature == signature:
+            return stored
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
         pass
-    if model is None:
-        model = _learn(catalog, curator)
-        try:
-            atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps((signature, model))))
-        except OSError as exc:  # a cache: carry on without it
-            log.warning("cannot keep the taste model in %s: %s", path, exc)
-    _MODELS.clear()
-    _MODELS[signature] = model
+    model = _learn(catalog, curator)
+    try:
+        atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps((signature, model))))
+    except OSError as exc:  # a cache: carry on without it
+        log.warning("cannot keep the taste model in %s: %s", path, exc)
     return model
 
 
