@@ -115,6 +115,15 @@ def remove_render(site: SiteDep, name: CuratorDep, render_id: ItemId) -> dict:
     return {"deleted": render_id}
 
 
+@router.post("/photos/{photo_id}/delete")
+def remove_photo(site: SiteDep, name: CuratorDep, photo_id: ItemId) -> dict:
+    """As `prismarec delete-photo`: the photo leaves the catalogue with its renders and their verdicts;
+    the photo's own file stays."""
+    count = site.studio.delete_photo(photo_id)
+    log.info("%s deleted photo %d with %d renders", name, photo_id, count)
+    return {"deleted": photo_id, "renders": count}
+
+
 @router.post("/verdicts")
 def bulk_verdict(site: SiteDep, name: CuratorDep, body: BulkVerdictBody) -> dict:
     site.studio.tag(body.render_ids, name, body.verdict, body.score, body.note)

@@ -96,6 +96,23 @@ def tune(request: Request, site: SiteDep, photo_id: ItemId, params: str | None =
                      controls=controls(start, site.studio.catalog.net.layer_names), params=start.to_dict())
 
 
+def canonical(value: Any) -> str:
+    """One label per value, whatever JSON made of it: 1 and 1.0 are `1`, null is `None`."""
+    if value is None or isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _in_order(label: str) -> tuple:
+    """Numbers in numeric order (2 before 10), then words."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
+
+
 def xy_panels(cells: list[dict], guide_names: dict[int | None, str]) -> tuple[list[str], list[dict]]:
     """Lay renders out as X/Y grids: X is the last parameter that varies, Y the one before; any
     further varying parameters split the sheet into panels, each with its legend. A cell holds
@@ -103,10 +120,7 @@ def xy_panels(cells: list[dict], guide_names: dict[int | None, str]) -> tuple[li
     that form no grid (every panel a single render: hand-picked sets, not a sweep) share one grid
     and carry the other values as captions."""
     def value(c: dict, key: str) -> str:
-        if key == "guide":
-            return guide_names.get(c["guide"], "none")
-        v = c["params"][key]
-        return v if isinstance(v, str) else json.dumps(v)
+        return guide_names.get(c["guide"], "none") if key == "guide" else canonical(c["params"][key])
 
     keys = [*RenderParams().to_dict(), "guide"]
     varying = [k for k in keys if len({value(c, k) for c in cells}) > 1]
@@ -127,8 +141,8 @@ def xy_panels(cells: list[dict], guide_names: dict[int | None, str]) -> tuple[li
                 panel[axis].append(v)
         panel["cells"].setdefault((y, x), []).append(c)
     for panel in panels.values():
-        panel["xs"].sort()
-        panel["ys"].sort()
+        panel["xs"].sort(key=_in_order)
+        panel["ys"].sort(key=_in_order)
     return [k for k in (y_key, x_key) if k], list(panels.values())
 
 

@@ -225,7 +225,21 @@ def test_contact_sheet_is_an_xy_grid_with_every_render_and_guide_names():
     # n2 varies too, so the sheet splits into one panel per n2 value, each with its legend
     assert sorted(p["legend"] for p in panels) == [("n2=10",), ("n2=20",)]
     twenty = next(p for p in panels if p["legend"] == ("n2=20",))
-    assert twenty["xs"] == ["none", "stars.png"] and [c["id"] for c in twenty["cells"][("1.0", "stars.png")]] == [4, 5]
+    assert twenty["xs"] == ["none", "stars.png"] and [c["id"] for c in twenty["cells"][("1", "stars.png")]] == [4, 5]
+
+
+def test_contact_sheet_labels_are_canonical_and_in_numeric_order():
+    """`1` and `1.0` (a sweep's grid and a stored set) are one column; None is None; 9 before 10."""
+    from studio.web.pages import xy_panels
+
+    def cell(i, n2, factor):
+        params = RenderParams(n2=n2).to_dict() | {"enhance_factor": factor}
+        return {"id": i, "guide": None, "verdicts": [], "params": params}
+
+    cells = [cell(1, 10, 1), cell(2, 9, 1.0), cell(3, 10, None), cell(4, 9, None)]
+    axes, [panel] = xy_panels(cells, {})
+    assert axes == ["n2", "enhance_factor"] and panel["xs"] == ["1", "None"] and panel["ys"] == ["9", "10"]
+    assert [c["id"] for c in panel["cells"][("9", "1")]] == [2]
 
 
 def test_a_curator_deletes_a_render_and_its_file(client, site):

@@ -201,3 +201,21 @@ def test_sweep_review_sheet_tag_best_then_recommend_picks_it(page, server, site,
     Image.fromarray(photos["chelsea"][30:280, 40:420]).save(crop)
     rec = recommend(site["catalog"], str(crop))
     assert not rec.fallback and rec.params == chosen
+
+
+def test_deleting_a_photo_from_the_page_after_confirming(page, server, site):
+    from db import Photo, Render
+
+    sign_in(page, server, site)
+    chelsea = site["photos"]["chelsea"]
+    page.goto(f"{server}/tune/{chelsea}")
+    page.once("dialog", lambda dialog: dialog.dismiss())  # cancelled: nothing goes
+    page.click("#delete-photo-btn")
+    with site["catalog"].db.session() as s:
+        assert s.get(Photo, chelsea) is not None
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-photo-btn")
+    page.wait_for_url(f"{server}/")
+    with site["catalog"].db.session() as s:
+        assert s.get(Photo, chelsea) is None
+        assert all(s.get(Render, rid) is None for rid in site["renders"])

@@ -241,6 +241,14 @@ function setupTune(root) {
     } catch (e) { toast(e.message, true); }
     done();
   });
+  document.getElementById("delete-photo-btn").addEventListener("click", async () => {
+    if (!confirm("Delete this photo from the catalogue, with all its renders and their verdicts? (The photo's own file stays.)")) return;
+    try {
+      const data = await (await post(`/api/photos/${base.photo_id}/delete`, {})).json();
+      toast(`photo deleted with ${data.renders} render(s)`);
+      location.href = "/";
+    } catch (e) { toast(e.message, true); }
+  });
   document.getElementById("sweep-btn").addEventListener("click", async () => {
     try {
       const data = await (await post("/api/sweep", { ...base, params: readParams(form) })).json();
