@@ -71,7 +71,10 @@ def render_look(small: np.ndarray, look: Look, net: Backbone | None, guide: np.n
 
 
 def caption(look: Look) -> str:
-    return look.label + ("" if look.confidence is None else f" ({look.confidence:.0%} sure)")
+    """The look's label, with the recommender's confidence where it has one (none: nothing liked yet)."""
+    if look.confidence is None:
+        return look.label
+    return look.label + (f" ({look.confidence:.0%} sure)" if look.confidence > 0 else " (nothing liked yet)")
 
 
 def draw_looks(photo: np.ndarray, looks: list[Look], net: Backbone | None, *, guide: np.ndarray | None = None,
