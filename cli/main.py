@@ -306,6 +306,9 @@ def recommend_and_render(
     min_similarity: MinSimOpt = MIN_SIMILARITY,
     curator: CuratorOpt = None,
     max_seconds: MaxSecondsOpt = DEFAULT_MAX_SECONDS,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Local worker processes that render")] = 1,
+    dask: Annotated[str | None, typer.Option(
+        help="Render on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'")] = None,
     as_json: JsonOpt = False,
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (overrides the global --db)")] = None,
 ) -> None:
@@ -315,10 +318,16 @@ def recommend_and_render(
     taken (a file, an earlier render, another photo of this run) gets -2, -3, …, so no file is
     ever replaced. Resumable: a photo whose render with the chosen set is already in the folder
     is skipped. The folder's own renders are never taken for photos. Renders are recorded, so
-    curators can tag them (`prismarec tag ID --good --curator NAME`). One line is printed as
-    each photo finishes; a bad file is reported and skipped; the exit code is 1 if any failed.
+    curators can tag them (`prismarec tag ID --good --curator NAME`). A bad file is reported and
+    skipped; failures are listed at the end and the exit code is 1 if any failed.
+
+    One process renders a photo as soon as it is chosen, a line each. With --workers N or --dask,
+    every photo is chosen first (here: its embedding and the recommendation), then the renders run
+    on N local processes or the cluster's workers.
     """
     from indexer.catalog import image_files
+    from studio.service import AutoRender
+    from studio.sweep import executor_for
 
     _state["db"] = db or _state["db"]
     with user_errors():
@@ -331,29 +340,56 @@ def recommend_and_render(
             raise ValueError("no photos found in the given paths")
     results, skipped, failures = [], [], []
     taken = {f.resolve() for f in files}  # never write over an input, nor twice to one name
-    with progress(len(files), "rendering", enabled=not as_json) as bar:
+    parallel = workers > 1 or dask is not None
+
+    def report(done: AutoRender) -> None:
+        (skipped if done.skipped else results).append(done.to_dict())
+        if not as_json:
+            what = "already rendered" if done.skipped else "rendered"
+            out.print(f"render {done.render_id}: {done.output} ({what}; chosen by the "
+                      f"{done.recommendation.source}, confidence {done.recommendation.confidence:.2f})",
+                      highlight=False)
+
+    def failed(photo: str, exc: Exception) -> None:
+        failures.append({"photo": photo, "error": str(exc)})
+        if not as_json:
+            err.print(f"[red]failed:[/] {photo}: {exc}", highlight=False)
+
+    planned = []
+    with progress(len(files), "choosing" if parallel else "rendering", enabled=not as_json) as bar:
         for path in files:
             try:
-                done = studio.recommend_and_render(
+                auto, task = studio.plan_auto(
                     path, output_dir, adjust=lambda p: build_params(None, sets, base=p), guide=fixed_guide,
                     auto_guide=guide == "auto", min_similarity=min_similarity, curator=curator,
                     max_seconds=max_seconds, taken=taken)
+                if task is None:
+                    report(auto)
+                elif parallel:
+                    planned.append((auto, task))
+                else:
+                    done = studio.render_planned([(auto, task)])[0]
+                    if isinstance(done, AutoRender):
+                        report(done)
+                    else:
+                        failed(str(path), done)
             except (ValueError, OSError) as exc:
-                failures.append({"photo": str(path), "error": str(exc)})
-                if not as_json:
-                    err.print(f"[red]failed:[/] {exc}", highlight=False)
-            else:
-                (skipped if done.skipped else results).append(done.to_dict())
-                if not as_json:
-                    what = "already rendered" if done.skipped else "rendered"
-                    out.print(f"render {done.render_id}: {done.output} ({what}; chosen by the "
-                              f"{done.recommendation.source}, confidence {done.recommendation.confidence:.2f})",
-                              highlight=False)
+                failed(str(path), exc)
             bar(1)
+    if planned:
+        with executor_for(workers, dask) as executor, progress(len(planned), "rendering", enabled=not as_json) as bar:
+            outcomes = studio.render_planned(planned, executor, on_task=bar)
+        for (auto, _), done in zip(planned, outcomes, strict=True):
+            if isinstance(done, AutoRender):
+                report(done)
+            else:
+                failed(auto.photo, done)
     if as_json:
         print_json({"renders": results, "skipped": skipped, "failed": failures})
     else:
         out.print(f"{len(results)} rendered, {len(skipped)} already done, {len(failures)} failed")
+        for failure in failures:
+            err.print(f"[red]failed:[/] {failure['photo']}: {failure['error']}", highlight=False)
     if failures:
         raise typer.Exit(1)
 
@@ -384,7 +420,7 @@ def sweep(
     from indexer.catalog import image_files
     from renderer.pipeline import check_render
     from studio.contact_sheet import contact_sheet
-    from studio.sweep import local_pool, parse_grid, plan
+    from studio.sweep import executor_for, parse_grid, plan
     from studio.sweep import run as run_sweep
 
     with user_errors():
@@ -411,18 +447,8 @@ def sweep(
         guide_list = [(catalog.register_guide(g)[0], str(Path(g.path).resolve())) for g in guide_files]
         tasks = plan(registered, guide_list or [(None, None)], base, grid_values, output_dir,
                      backbone=catalog.net.name, weights=str(weights) if weights else None, max_seconds=max_seconds)
-    executor = None
-    if dask:
-        from distributed import Client, LocalCluster
-
-        client = Client(LocalCluster(n_workers=workers, threads_per_worker=1) if dask == "local" else dask)
-        executor = client.get_executor()
-    elif workers > 1:
-        executor = local_pool(workers)
-    with progress(len(tasks), "sweeping", enabled=not as_json) as bar:
+    with executor_for(workers, dask) as executor, progress(len(tasks), "sweeping", enabled=not as_json) as bar:
         report = run_sweep(catalog, tasks, executor, on_task=bar)
-    if executor is not None:
-        executor.shutdown()
     sheets = []
     for photo_id, _ in registered:
         mine = [t for t in tasks if t.photo_id == photo_id]

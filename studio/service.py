@@ -7,9 +7,11 @@ its own closest curated neighbour), and the taste model always sees the photo.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # the network side (torch, scikit-learn) is imported on first
     from renderer.pipeline import RenderResult
 
     from .looks import Look
+    from .sweep import SweepTask
 
 PhotoRef = int | str | os.PathLike  # a registered photo's id, or a file
 
@@ -166,15 +169,28 @@ class Studio:
                              min_similarity: float = MIN_SIMILARITY, curator: str | None = None,
                              max_seconds: float | None = DEFAULT_MAX_SECONDS,
                              taken: set[Path] | None = None) -> AutoRender:
-        """Recommend parameters for a photo and render it into `output_dir` as `<name>.png` (or
-        `<name>-2.png`, … when that name is a file, an earlier render's, or in `taken`: the names
-        this batch used and its inputs). If the folder already holds this photo's render with the
-        chosen set and guide, nothing is rendered (`skipped`). `adjust` overrides fields of the
-        choice; `auto_guide` takes the guide the recommendation names (else `guide`)."""
-        from renderer.pipeline import check_render
-        from renderer.pipeline import render as render_image
+        """Recommend parameters for a photo and render it into `output_dir` (`plan_auto`), here."""
+        planned, task = self.plan_auto(photo, output_dir, adjust=adjust, guide=guide, auto_guide=auto_guide,
+                                       min_similarity=min_similarity, curator=curator, max_seconds=max_seconds,
+                                       taken=taken)
+        return planned if task is None else self.render_planned([(planned, task)])[0]
 
-        from .recording import record, save_fresh
+    def plan_auto(self, photo: PhotoRef, output_dir: str | os.PathLike, *,
+                  adjust: Callable[[RenderParams], RenderParams] | None = None,
+                  guide: PhotoRef | GuideFile | None = None, auto_guide: bool = False,
+                  min_similarity: float = MIN_SIMILARITY, curator: str | None = None,
+                  max_seconds: float | None = DEFAULT_MAX_SECONDS,
+                  taken: set[Path] | None = None) -> tuple[AutoRender, SweepTask | None]:
+        """The recommendation for a photo and where its render goes, `<name>.png` in `output_dir` (or
+        `<name>-2.png`, … when that name is a file, an earlier render's, or in `taken`: the names
+        this batch used and its inputs), with the task that renders it; no task when the folder
+        already holds this photo's render with the chosen set and guide (`skipped`). `adjust`
+        overrides fields of the choice; `auto_guide` takes the guide the recommendation names
+        (else `guide`). Refused (ValueError) before anything is written when it cannot render."""
+        from renderer.pipeline import check_render
+
+        from .outputs import fresh_output
+        from .sweep import SweepTask
 
         found = self.catalog.embedded(self._read(photo))
         rec = self._recommend(found, min_similarity=min_similarity, curator=curator)
@@ -187,14 +203,26 @@ class Studio:
         earlier = self._rendered_in(folder, found, guide_file, params)
         if earlier is not None:
             return AutoRender(name, earlier[0], earlier[1], params, guide_file.id if guide_file else None, rec,
-                              skipped=True)
+                              skipped=True), None
         found = self.catalog.register(found)
-        guide_id, guide_image = self.catalog.register_guide(guide_file) if guide_file else (None, None)
-        result = render_image(found.image, params, self.catalog.net, guide=guide_image)
+        guide_id = self.catalog.register_guide(guide_file)[0] if guide_file else None
         taken = taken if taken is not None else {Path(found.path).resolve()}
-        output = save_fresh(self.db, result, folder, Path(found.path).stem, taken)
-        render_id = record(self.db, found.id, guide_id, result, output)
-        return AutoRender(name, render_id, str(output), params, guide_id, rec)
+        output = str(fresh_output(self.db, folder, Path(found.path).stem, taken))
+        task = SweepTask(found.id, str(Path(found.path).resolve()), guide_id,
+                         str(Path(guide_file.path).resolve()) if guide_file else None, params, output, (),
+                         self.catalog.net.name, str(self._weights) if self._weights else None, max_seconds)
+        return AutoRender(name, 0, output, params, guide_id, rec), task
+
+    def render_planned(self, planned: list[tuple[AutoRender, SweepTask]], executor: Executor | None = None,
+                       on_task: Callable[[], None] | None = None) -> list[AutoRender | Exception]:
+        """Render what `plan_auto` planned — here, or on an executor (worker processes, a Dask
+        cluster) — recording each render as it finishes; a failure comes back in its place."""
+        from .sweep import run as run_tasks
+
+        report = run_tasks(self.catalog, [task for _, task in planned], executor, on_task=on_task)
+        failed = dict(report.failed)
+        return [dataclasses.replace(auto, render_id=report.outputs[task.output]) if task.output in report.outputs
+                else ValueError(failed.get(task.output, "not rendered")) for auto, task in planned]
 
     def _rendered_in(self, folder: Path, photo: Photo, guide: GuideFile | None,
                      params: RenderParams) -> tuple[int, str] | None:

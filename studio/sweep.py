@@ -13,8 +13,9 @@ import itertools
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -53,6 +54,7 @@ class SweepReport:
     rendered: list[int] = field(default_factory=list)  # new render ids
     skipped: list[int] = field(default_factory=list)  # render ids found from an earlier run
     failed: list[tuple[str, str]] = field(default_factory=list)  # (output, why)
+    outputs: dict[str, int] = field(default_factory=dict)  # each task's output -> its render id
 
 
 def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
@@ -169,6 +171,25 @@ def local_pool(workers: int) -> ProcessPoolExecutor:
                                initargs=(threads,))
 
 
+@contextmanager
+def executor_for(workers: int = 1, dask: str | None = None) -> Iterator[Executor | None]:
+    """Where renders run: this process (None), `workers` local processes, or a Dask cluster
+    (`local`, or a scheduler address) — shut down, and the Dask client closed, on leaving."""
+    if dask:
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1) if dask == "local" else None
+        with Client(cluster or dask) as client, client.get_executor() as executor:
+            yield executor
+        if cluster is not None:
+            cluster.close()
+    elif workers > 1:
+        with local_pool(workers) as pool:
+            yield pool
+    else:
+        yield None
+
+
 def run(catalog: Catalog, tasks: list[SweepTask], executor: Executor | None = None,
         on_task: Callable[[], None] | None = None, batch: int | None = None) -> SweepReport:
     """Render what is not done yet, record each render as it finishes, carry on past failures."""
@@ -180,6 +201,7 @@ def run(catalog: Catalog, tasks: list[SweepTask], executor: Executor | None = No
             done = next((r for r in earlier if Path(r.output_path).is_file()), None)
             if done is not None:
                 report.skipped.append(done.id)
+                report.outputs[task.output] = done.id
                 if on_task:
                     on_task()
                 continue
@@ -193,8 +215,10 @@ def run(catalog: Catalog, tasks: list[SweepTask], executor: Executor | None = No
                 report.failed.append((task.output, f"{type(outcome).__name__}: {outcome}"))
             elif task.restores is not None:  # its record already points at the file drawn again
                 report.rendered.append(task.restores)
+                report.outputs[task.output] = task.restores
             else:
                 report.rendered.append(record(catalog.db, task.photo_id, task.guide_id, outcome, task.output))
+                report.outputs[task.output] = report.rendered[-1]
             if on_task:
                 on_task()
 

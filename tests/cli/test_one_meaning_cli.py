@@ -242,7 +242,7 @@ def test_a_batch_reports_each_photo_as_it_finishes(tmp_path, photos, monkeypatch
 
     for name in ("coffee", "rocket"):
         save(tmp_path / f"{name}.png", photos[name])
-    real = Studio.recommend_and_render
+    real = Studio.plan_auto
     calls = []
 
     def interrupted(self, photo, *args, **kwargs):
@@ -251,8 +251,28 @@ def test_a_batch_reports_each_photo_as_it_finishes(tmp_path, photos, monkeypatch
             raise KeyboardInterrupt
         return real(self, photo, *args, **kwargs)
 
-    monkeypatch.setattr(Studio, "recommend_and_render", interrupted)
+    monkeypatch.setattr(Studio, "plan_auto", interrupted)
     res = runner.invoke(app, ["recommend-and-render", str(tmp_path / "coffee.png"), str(tmp_path / "rocket.png"),
                               "-o", str(tmp_path / "out"), *LITE, *FAST])
     assert res.exit_code != 0
     assert "out/coffee.png (rendered" in res.stdout  # printed before the second photo stopped the batch
+
+
+def test_a_folder_rendered_by_worker_processes_resumes_and_lists_its_failures(tmp_path, photos):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("coffee", "rocket", "chelsea"):
+        save(folder / f"{name}.png", photos[name])
+    (folder / "broken.jpg").write_bytes(b"not a photo")
+    args = ["recommend-and-render", str(folder), "-o", str(tmp_path / "out"), "--workers", "2", *LITE, *FAST,
+            "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1  # the broken file failed; the others rendered
+    report = json.loads(first.stdout)
+    assert sorted(os.path.basename(r["output"]) for r in report["renders"]) == ["chelsea.png", "coffee.png",
+                                                                              "rocket.png"]
+    assert [os.path.basename(f["photo"]) for f in report["failed"]] == ["broken.jpg"]
+    assert all((tmp_path / "out" / f"{n}.png").is_file() for n in ("coffee", "rocket", "chelsea"))
+    again = json.loads(runner.invoke(app, args).stdout)  # a second run renders only what is missing
+    assert again["renders"] == [] and len(again["skipped"]) == 3
+    assert {r["render_id"] for r in again["skipped"]} == {r["render_id"] for r in report["renders"]}
