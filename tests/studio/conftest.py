@@ -13,7 +13,12 @@ from studio.recording import render_and_record
 
 @pytest.fixture
 def site(tmp_path, data_home, photos):
-    db_url = f"sqlite:///{data_home / 'web.db'}"
+    return make_site(f"sqlite:///{data_home / 'web.db'}", tmp_path, data_home, photos)
+
+
+def make_site(db_url, tmp_path, data_home, photos):
+    """Photos chelsea and coffee, a guide, three renders of chelsea, bob's good verdict on a crop of
+    coffee, and ann's sign-in token, in the database at `db_url`."""
     catalog = Catalog(Database(db_url), load_backbone("efficientnet-lite0", device="cpu"))
     ids = {}
     for name in ("chelsea", "coffee"):
