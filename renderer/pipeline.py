@@ -12,7 +12,7 @@ from . import images
 from .backbones import Backbone
 from .blend import blend, keep_map
 from .cost import BudgetError, check_budget
-from .dream import dream_at_scale
+from .dream import dream_at_scale, dream_shape
 from .enhance import enhance
 from .masks import make_mask
 from .params import RenderParams, at_width, output_width
@@ -161,25 +161,28 @@ def render_preview(photo: np.ndarray, params: RenderParams, net: Backbone | None
                    guide: np.ndarray | None = None, max_seconds: float | None = None,
                    on_step: Callable[[], None] | None = None) -> RenderResult:
     """A small render that shows the full one: mask, keep map, blend and style are computed at the
-    render's width (up to PREVIEW_PREPARE_MAX), then reduced to `width`; only the dream, the
-    costly part, runs at the small size (as `dream_at_scale` does for any narrow image).
+    render's width (up to PREVIEW_PREPARE_MAX), the dream at the scale the render dreams at
+    (`dream_shape`: the same patterns, not a smaller preview's), then reduced to `width`.
     `on_step` is called between dream steps (it may raise to stop a preview nobody wants any more).
     A Gatys style takes minutes and is refused."""
     if params.style == "gatys":
         raise ValueError("style=gatys takes minutes and has no preview: render it in full")
     full = output_width(params, photo.shape)
     small = params.replace(size=min(width, full))
-    check_render(photo, small, net, guide, max_seconds)
+    height, _ = images.work_shape(photo.shape, full, keep_size=params.keep_size)
+    dreamt_at = params.replace(size=dream_shape(height, full)[1] if params.layer is not None else small.size)
+    check_render(photo, dreamt_at, net, guide, max_seconds)
     laps = _Laps(max_seconds, on_step)
     done = prepare(photo, params.replace(size=min(full, PREVIEW_PREPARE_MAX)), guide, laps)
-    h, w = images.work_shape(done.image.shape, small.size)
+    h, w = images.work_shape(done.image.shape, dreamt_at.size)
     done.image = images.resize(done.image, w, height=h)
-    done.keep = images.resize(done.keep.astype(np.uint8) * 255, w, height=h) > 127
     done.guide = None if done.guide is None else images.resize(done.guide, w, height=h)
     out = _dream(net, done, params, laps.step)
     laps("dream")
-    return RenderResult(out, done.mask, done.keep, small, net.name if net and params.layer else None, laps.timings,
-                        done.style_model)
+    h, w = images.work_shape(done.image.shape, small.size)
+    keep = images.resize(done.keep.astype(np.uint8) * 255, w, height=h) > 127
+    return RenderResult(images.resize(out, w, height=h), done.mask, keep, small,
+                        net.name if net and params.layer else None, laps.timings, done.style_model)
 
 
 def dream_key(params: RenderParams) -> tuple:

@@ -113,3 +113,17 @@ def test_preview_keep_map_agrees_with_the_full_render(photos, mask, case):
         assert preview.image.shape[1] == 192
         agreement = (shrink(full.keep, preview.keep.shape) == preview.keep).mean()
         assert agreement >= 0.95, (name, agreement)
+
+
+def test_a_preview_shows_the_renders_dream_not_a_smaller_ones(net, photos):
+    """The preview dreams at the scale the render dreams at: scaled down, the render is closer to
+    its preview than to the render of another dream. (Dreamt at the preview's 192 px, the
+    difference was twice that to another set.)"""
+    params = RenderParams(iter_n=4, octave_n=2, step_size=3.0)
+    full = render(photos["chelsea"], params, net).image
+    preview = render_preview(photos["chelsea"], params, net, 192).image
+    other = render(photos["chelsea"], params.replace(seed=7, step_size=1.0, iter_n=8), net).image  # same layer
+    scaled = resize(full, 192, height=preview.shape[0]).astype(int)
+    same = np.abs(scaled - preview).mean()
+    apart = np.abs(scaled - resize(other, 192, height=preview.shape[0])).mean()
+    assert same < 0.5 * apart, (same, apart)
