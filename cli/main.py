@@ -418,42 +418,20 @@ def sweep(
     --grid rb_rate=0.85,1.0 -o sweep/
     """
     from indexer.catalog import image_files
-    from renderer.pipeline import check_render
-    from studio.contact_sheet import contact_sheet
-    from studio.sweep import executor_for, parse_grid, plan
-    from studio.sweep import run as run_sweep
+    from studio.sweep import executor_for, parse_grid
 
     with user_errors():
         base = build_params(params_file, sets)
         grid_values = parse_grid(grid or [])
-        catalog = open_studio(backbone, weights, quiet=as_json).catalog
+        studio = open_studio(backbone, weights, quiet=as_json)
         files = list(image_files(photos))
         if not files:
             raise ValueError("no photos found in the given paths")
-        guide_files = [catalog.read_guide(g) for g in guides or []]
-        readable = []
-        for f in files:
-            try:
-                readable.append(catalog.read(f))
-            except ValueError as exc:
-                err.print(f"[red]skipped:[/] {exc}", highlight=False)
-        # every grid point is checked (values, time) on every photo before anything is written
-        draft = plan([(i, p.path) for i, p in enumerate(readable)], [(i, g.path) for i, g in enumerate(guide_files)]
-                     or [(None, None)], base, grid_values, output_dir)
-        for task in draft:
-            check_render(readable[task.photo_id].image, task.params, catalog.net,
-                         None if task.guide_id is None else guide_files[task.guide_id].image, max_seconds)
-        registered = [(catalog.register(p).id, str(Path(p.path).resolve())) for p in readable]
-        guide_list = [(catalog.register_guide(g)[0], str(Path(g.path).resolve())) for g in guide_files]
-        tasks = plan(registered, guide_list or [(None, None)], base, grid_values, output_dir,
-                     backbone=catalog.net.name, weights=str(weights) if weights else None, max_seconds=max_seconds)
+        tasks = studio.plan_sweep(files, list(guides or []), base, grid_values, output_dir, max_seconds,
+                                  on_skip=lambda why: err.print(f"[red]skipped:[/] {why}", highlight=False))
     with executor_for(workers, dask) as executor, progress(len(tasks), "sweeping", enabled=not as_json) as bar:
-        report = run_sweep(catalog, tasks, executor, on_task=bar)
-    sheets = []
-    for photo_id, _ in registered:
-        mine = [t for t in tasks if t.photo_id == photo_id]
-        sheet_path, shape = contact_sheet(mine, Path(mine[0].output).parents[1] / "contact_sheet.png")
-        sheets.append({"photo_id": photo_id, "path": str(sheet_path), "rows": shape[0], "columns": shape[1]})
+        report = studio.sweep(tasks, executor, on_task=bar)
+    sheets = report.sheets
     if as_json:
         print_json({"tasks": len(tasks), "rendered": report.rendered, "skipped": report.skipped,
                     "failed": [{"output": o, "error": e} for o, e in report.failed], "contact_sheets": sheets})

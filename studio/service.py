@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the network side (torch, scikit-learn) is imported on first
     from renderer.pipeline import RenderResult
 
     from .looks import Look
-    from .sweep import SweepTask
+    from .sweep import SweepReport, SweepTask
 
 PhotoRef = int | str | os.PathLike  # a registered photo's id, or a file
 
@@ -223,6 +223,52 @@ class Studio:
         failed = dict(report.failed)
         return [dataclasses.replace(auto, render_id=report.outputs[task.output]) if task.output in report.outputs
                 else ValueError(failed.get(task.output, "not rendered")) for auto, task in planned]
+
+    def plan_sweep(self, photos: list[PhotoRef], guides: list[PhotoRef | GuideFile], base: RenderParams,
+                   grid: dict[str, list], output_dir: str | os.PathLike,
+                   max_seconds: float | None = DEFAULT_MAX_SECONDS,
+                   on_skip: Callable[[str], None] | None = None) -> list[SweepTask]:
+        """Every combination of photos, guides and grid values (the book's PrismaMaster), each grid
+        point checked (values, guide, time) on every photo before anything is written — a sweep
+        that cannot render is refused (ValueError) here, not render by render later. Unreadable
+        photo files are passed to `on_skip` and left out."""
+        from renderer.pipeline import check_render
+
+        from .sweep import plan
+
+        readable = []
+        for ref in photos:
+            try:
+                readable.append(self._read(ref))
+            except ValueError as exc:
+                if on_skip is None:
+                    raise
+                on_skip(str(exc))
+        guide_files = [self.read_guide(g) for g in guides]
+        draft = plan([(i, p.path) for i, p in enumerate(readable)], [(i, g.path) for i, g in enumerate(guide_files)]
+                     or [(None, None)], base, grid, output_dir)
+        for task in draft:
+            check_render(readable[task.photo_id].image, task.params, self.catalog.net,
+                         None if task.guide_id is None else guide_files[task.guide_id].image, max_seconds)
+        registered = [(self.catalog.register(p).id, str(Path(p.path).resolve())) for p in readable]
+        guide_list = [(self.catalog.register_guide(g)[0], str(Path(g.path).resolve())) for g in guide_files]
+        return plan(registered, guide_list or [(None, None)], base, grid, output_dir, backbone=self.catalog.net.name,
+                    weights=str(self._weights) if self._weights else None, max_seconds=max_seconds)
+
+    def sweep(self, tasks: list[SweepTask], executor: Executor | None = None,
+              on_task: Callable[[], None] | None = None) -> SweepReport:
+        """Render a planned sweep (here, or on an executor) and draw each photo's contact sheet, an
+        X/Y grid of the sweep's own axes, next to its renders."""
+        from .contact_sheet import contact_sheet
+        from .sweep import run
+
+        report = run(self.catalog, tasks, executor, on_task=on_task)
+        for photo_id in dict.fromkeys(t.photo_id for t in tasks):
+            mine = [t for t in tasks if t.photo_id == photo_id]
+            sheet_path, shape = contact_sheet(mine, Path(mine[0].output).parents[1] / "contact_sheet.png")
+            report.sheets.append({"photo_id": photo_id, "path": str(sheet_path), "rows": shape[0],
+                                  "columns": shape[1]})
+        return report
 
     def _rendered_in(self, folder: Path, photo: Photo, guide: GuideFile | None,
                      params: RenderParams) -> tuple[int, str] | None:

@@ -55,6 +55,7 @@ class SweepReport:
     skipped: list[int] = field(default_factory=list)  # render ids found from an earlier run
     failed: list[tuple[str, str]] = field(default_factory=list)  # (output, why)
     outputs: dict[str, int] = field(default_factory=dict)  # each task's output -> its render id
+    sheets: list[dict] = field(default_factory=list)  # per photo: photo_id, path, rows, columns
 
 
 def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:

@@ -11,6 +11,7 @@ import io
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
@@ -23,11 +24,9 @@ from db import renders_dir
 from db.store import content_hash
 from renderer.files import atomic_write
 from renderer.params import DEFAULT_MAX_SECONDS, RenderParams
-from renderer.pipeline import check_render
-from studio.sweep import neighbourhood, plan
-from studio.sweep import run as run_sweep
+from studio.sweep import neighbourhood
 
-from .context import BodyId, CuratorDep, ItemId, OptionalId, SiteDep
+from .context import BodyId, CuratorDep, ItemId, OptionalId, Site, SiteDep
 from .security import MAX_UPLOAD_BYTES, UploadTooLarge, check_upload
 
 log = logging.getLogger(__name__)
@@ -159,60 +158,78 @@ def preview(site: SiteDep, name: CuratorDep, body: RenderBody) -> Response:
     return Response(buf.getvalue(), media_type="image/png")
 
 
-@router.post("/render")
-def full_render(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
-    params = RenderParams.from_dict(body.params)
-    photo = site.studio.photo(body.photo_id)
-    # a name of its own: two clicks make two recorded renders, never two records of one file
-    digest = content_hash(params.to_json().encode())[:8]
-    output = renders_dir() / f"web-{photo.id}-{digest}-{secrets.token_hex(4)}.png"
-    with site.render_lock:
-        render_id = site.studio.render(photo, params, output, guide=body.guide_id,
-                                       max_seconds=DEFAULT_MAX_SECONDS).render_id
-    return {"render_id": render_id}
-
-
-@router.post("/sweep")
-def sweep_around(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
-    """Queue a sweep around these settings as a job the page can follow and cancel."""
-    params = RenderParams.from_dict(body.params)
-    cat = site.studio.catalog
-    photo_path = site.path("photo", body.photo_id)
-    guide = [(body.guide_id, site.path("guide", body.guide_id))] if body.guide_id is not None else [(None, None)]
-    tasks = plan([(body.photo_id, photo_path)], guide, params, neighbourhood(params, cat.net.layer_names),
-                 renders_dir() / "sweeps", backbone=cat.net.name, weights=site.weights,
-                 max_seconds=DEFAULT_MAX_SECONDS)
-    photo = site.studio.photo(body.photo_id)
-    guide_image = site.studio.guide(body.guide_id)[1] if body.guide_id is not None else None
-    for task in tasks:  # refused now, with the reason, rather than failing render by render in the background
-        try:
-            check_render(photo.image, task.params, cat.net, guide_image, DEFAULT_MAX_SECONDS)
-        except ValueError as exc:
-            raise HTTPException(422, f"this sweep cannot render {task.params.to_json()}: {exc}") from None
-    job_id, job = site.jobs.add(len(tasks))
+def start_job(site: Site, kind: str, total: int, work: Callable[[Callable[[], None]], dict]) -> int:
+    """Run `work(step)` in the background as a job the page follows (progress, time left, Cancel):
+    `step` counts one unit done and stops the work once the curator cancelled; what `work`
+    returns is the job's result. One network at a time: renders and sweeps never share the cores."""
+    job_id, job = site.jobs.add(total, kind)
 
     def step() -> None:
-        job.done += 1
         if job.cancel:
             raise Cancelled
+        job.done = min(job.done + 1, job.total)
 
-    def work() -> None:
+    def run() -> None:
         if job.cancel:
             return
         job.state, job.started = "running", time.monotonic()
         try:
-            with site.render_lock:  # one network at a time: a sweep and a full render never share the cores
-                report = run_sweep(cat, tasks, on_task=step)
-            job.state = "finished"
-            log.info("sweep %d: %d rendered, %d failed", job_id, len(report.rendered), len(report.failed))
+            with site.render_lock:
+                job.result = work(step)
+            job.state, job.done = "finished", job.total
         except Cancelled:
             job.state = "cancelled"
-        except Exception:
-            job.state = "failed"
-            log.exception("sweep %d failed", job_id)
+        except Exception as exc:
+            job.state, job.result = "failed", {"error": str(exc)}
+            log.exception("%s job %d failed", kind, job_id)
 
-    site.sweeps.submit(work)
-    return {"queued": len(tasks), "job": job_id}
+    site.sweeps.submit(run)
+    return job_id
+
+
+@router.post("/render")
+def full_render(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
+    """Queue a full render as a job (refused with 422 now when it cannot render); the job's result
+    names the new render."""
+    from renderer.pipeline import check_render
+
+    params = RenderParams.from_dict(body.params)
+    photo = site.studio.photo(body.photo_id)
+    guide = site.studio.guide(body.guide_id)[1] if body.guide_id is not None else None
+    try:
+        check_render(photo.image, params, site.studio.catalog.net, guide, DEFAULT_MAX_SECONDS)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    # a name of its own: two clicks make two recorded renders, never two records of one file
+    digest = content_hash(params.to_json().encode())[:8]
+    output = renders_dir() / f"web-{photo.id}-{digest}-{secrets.token_hex(4)}.png"
+    steps = params.iter_n * params.octave_n if params.layer is not None else 1
+
+    def work(step: Callable[[], None]) -> dict:
+        done = site.studio.render(photo, params, output, guide=body.guide_id, on_step=step,
+                                  max_seconds=DEFAULT_MAX_SECONDS)
+        return {"render_id": done.render_id}
+
+    return {"job": start_job(site, "render", steps, work)}
+
+
+@router.post("/sweep")
+def sweep_around(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
+    """Queue a sweep around these settings (`neighbourhood`) as a job; refused with 422 before it
+    is queued when any of its renders cannot be made. Its result names the contact sheet."""
+    params = RenderParams.from_dict(body.params)
+    grid = neighbourhood(params, site.studio.catalog.net.layer_names)
+    guides = [body.guide_id] if body.guide_id is not None else []
+    try:
+        tasks = site.studio.plan_sweep([body.photo_id], guides, params, grid, renders_dir() / "sweeps")
+    except ValueError as exc:
+        raise HTTPException(422, f"this sweep cannot render: {exc}") from None
+
+    def work(step: Callable[[], None]) -> dict:
+        report = site.studio.sweep(tasks, on_task=step)
+        return {"rendered": len(report.rendered), "failed": len(report.failed), "sheet": f"/sheet/{body.photo_id}"}
+
+    return {"queued": len(tasks), "job": start_job(site, "sweep", len(tasks), work)}
 
 
 @router.get("/jobs/{job_id}")

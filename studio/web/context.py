@@ -29,18 +29,22 @@ OptionalId = Annotated[int | None, Query(ge=0, le=MAX_ID)]  # an id in the query
 
 @dataclass
 class Job:
-    """A sweep started from the page: progress for the page to poll, and a cancel flag."""
+    """A render or sweep started from the page: progress for the page to poll, a cancel flag, and
+    what it made."""
 
     total: int
+    kind: str = "sweep"  # render | sweep
     done: int = 0
     state: str = "queued"  # queued | running | finished | cancelled | failed
     started: float = field(default_factory=time.monotonic)
     cancel: bool = False
+    result: dict | None = None
 
     def to_dict(self) -> dict:
         elapsed = time.monotonic() - self.started
         eta = elapsed / self.done * (self.total - self.done) if self.done and self.state == "running" else None
-        return {"total": self.total, "done": self.done, "state": self.state, "eta_s": eta}
+        return {"kind": self.kind, "total": self.total, "done": self.done, "state": self.state, "eta_s": eta,
+                "result": self.result}
 
 
 class Jobs:
@@ -54,10 +58,10 @@ class Jobs:
         self._next = 1
         self._lock = threading.Lock()
 
-    def add(self, total: int) -> tuple[int, Job]:
+    def add(self, total: int, kind: str = "sweep") -> tuple[int, Job]:
         with self._lock:
             job_id, self._next = self._next, self._next + 1
-            self._jobs[job_id] = job = Job(total)
+            self._jobs[job_id] = job = Job(total, kind)
             ended = [i for i, j in self._jobs.items() if j.state not in ("queued", "running")]
             for i in ended[: max(0, len(self._jobs) - self.HISTORY)]:
                 del self._jobs[i]

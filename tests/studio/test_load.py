@@ -79,7 +79,10 @@ def test_eight_curators_tagging_and_four_renderers_at_once_lose_nothing(loaded_s
             for size in (48, 64):
                 body = {"photo_id": site["photos"]["coffee"], "params": {"layer": None, "size": size, "mask": "all",
                                                                          "style": "painting", "painting": "3"}}
-                statuses.append(client.post("/api/render", json=body, headers=headers).status_code)
+                made = client.post("/api/render", json=body, headers=headers)
+                statuses.append(made.status_code)
+                while client.get(f"/api/jobs/{made.json()['job']}").json()["state"] in ("queued", "running"):
+                    time.sleep(0.05)
         finally:
             client.close()
 

@@ -88,25 +88,44 @@ def test_preview_is_a_small_png_that_follows_the_controls(client, site):
     assert client.post("/api/preview", json=body).status_code == 422
 
 
-def test_render_and_sweep_from_the_tune_page(client, site):
+def finished(client, job_id: int, timeout: float = 60) -> dict:
+    """The job once it has ended (the page polls the same route)."""
+    deadline = time.time() + timeout
+    while (job := client.get(f"/api/jobs/{job_id}").json())["state"] in ("queued", "running"):
+        assert time.time() < deadline, job
+        time.sleep(0.1)
+    return job
+
+
+def test_render_and_sweep_from_the_tune_page_are_jobs(client, site):
     csrf = sign_in(client, site)
     body = {"photo_id": site["photos"]["coffee"], "params": {"size": 64, "iter_n": 1, "octave_n": 1, "n2": 12}}
     made = client.post("/api/render", json=body, headers={"X-CSRF-Token": csrf})
     assert made.status_code == 200
+    job = finished(client, made.json()["job"])
+    assert job["kind"] == "render" and job["state"] == "finished" and job["done"] == job["total"] == 1
     with site["catalog"].db.session() as s:
-        assert '"n2": 12' in s.get(Render, made.json()["render_id"]).params
+        assert '"n2": 12' in s.get(Render, job["result"]["render_id"]).params
         before = s.scalar(select(func.count(Render.id)))
     body["params"]["n2"] = 14  # a fresh neighbourhood: nothing in it is rendered yet
-    queued = client.post("/api/sweep", json=body, headers={"X-CSRF-Token": csrf}).json()["queued"]
-    assert queued >= 6
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with site["catalog"].db.session() as s:
-            if s.scalar(select(func.count(Render.id))) == before + queued:
-                break
-        time.sleep(0.5)
-    else:
-        pytest.fail("queued sweep did not finish")
+    sweep = client.post("/api/sweep", json=body, headers={"X-CSRF-Token": csrf}).json()
+    assert sweep["queued"] >= 6
+    job = finished(client, sweep["job"])
+    assert job["state"] == "finished" and job["result"]["rendered"] == sweep["queued"]
+    with site["catalog"].db.session() as s:
+        assert s.scalar(select(func.count(Render.id))) == before + sweep["queued"]
+
+
+def test_a_render_job_can_be_cancelled_and_leaves_nothing(client, site):
+    csrf = sign_in(client, site)
+    with site["catalog"].db.session() as s:
+        before = s.scalar(select(func.count(Render.id)))
+    body = {"photo_id": site["photos"]["coffee"], "params": {"size": 480, "iter_n": 60, "octave_n": 4}}
+    job_id = client.post("/api/render", json=body, headers={"X-CSRF-Token": csrf}).json()["job"]
+    assert client.post(f"/api/jobs/{job_id}/cancel", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert finished(client, job_id)["state"] == "cancelled"
+    with site["catalog"].db.session() as s:
+        assert s.scalar(select(func.count(Render.id))) == before
 
 
 def test_similar_page_offers_the_neighbours_parameters(client, site):

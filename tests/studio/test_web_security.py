@@ -137,17 +137,29 @@ def test_cli_and_web_give_the_same_recommendation(client, site, monkeypatch):
     assert answer["confidence"] == web["confidence"] and answer["explanation"] == web["explanation"]
 
 
-def test_a_newer_preview_stops_the_one_still_running(client, site):
+def test_a_newer_preview_stops_the_one_still_running(client, site, monkeypatch):
     import threading
-    import time
 
+    import renderer.pipeline
+
+    dreaming = threading.Event()
+    real = renderer.pipeline.render_preview
+
+    def signalling(*args, on_step=None, **kwargs):
+        def step():
+            dreaming.set()
+            on_step()
+
+        return real(*args, on_step=step, **kwargs)
+
+    monkeypatch.setattr(renderer.pipeline, "render_preview", signalling)
     client.headers["X-CSRF-Token"] = sign_in(client, site)
     photo = site["photos"]["chelsea"]
-    slow = {"photo_id": photo, "params": {"iter_n": 60, "octave_n": 3, "layer": "conv2/3x3"}}
+    slow = {"photo_id": photo, "params": {"iter_n": 30, "octave_n": 2, "layer": "conv2/3x3"}}
     answers = {}
     first = threading.Thread(target=lambda: answers.setdefault("first", client.post("/api/preview", json=slow)))
     first.start()
-    time.sleep(1.0)  # the first preview is dreaming by now
+    assert dreaming.wait(30)  # the first preview is dreaming now
     answers["second"] = client.post("/api/preview", json={"photo_id": photo, "params": {"layer": None}})
     first.join()
     assert answers["first"].status_code == 409 and answers["second"].status_code == 200

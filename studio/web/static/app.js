@@ -234,10 +234,13 @@ function setupTune(root) {
     const done = busy(renderBtn, "Rendering…");
     try {
       const data = await (await post("/api/render", { ...base, params: readParams(form) })).json();
-      toast(`saved render ${data.render_id}`);
-      const link = document.getElementById("render-link");
-      link.href = `/render/${data.render_id}`;
-      link.hidden = false;
+      const job = await followJob(data.job);
+      if (job.state === "finished") {
+        toast(`saved render ${job.result.render_id}`);
+        const link = document.getElementById("render-link");
+        link.href = `/render/${job.result.render_id}`;
+        link.hidden = false;
+      } else toast(`render ${job.state}${job.result && job.result.error ? ": " + job.result.error : ""}`, job.state === "failed");
     } catch (e) { toast(e.message, true); }
     done();
   });
@@ -256,7 +259,8 @@ function setupTune(root) {
       const link = document.getElementById("sheet-link");
       link.hidden = false;
       link.dataset.queued = String(data.queued);
-      followJob(data.job);
+      const job = await followJob(data.job);
+      if (job.state === "finished") link.textContent = `sweep done (${job.result.rendered} new): open the contact sheet`;
     } catch (e) { toast(e.message, true); }
   });
   refresh();
@@ -265,6 +269,7 @@ function setupTune(root) {
 
 // a sweep's progress, ETA and cancel, polled once a second
 function followJob(id) {
+  // a render's or sweep's progress, time left and Cancel, polled once a second; resolves with the ended job
   const box = document.getElementById("job");
   const text = document.getElementById("job-status");
   const bar = document.getElementById("job-bar");
@@ -275,16 +280,19 @@ function followJob(id) {
     cancel.disabled = true;
     try { await post(`/api/jobs/${id}/cancel`, {}); } catch (e) { toast(e.message, true); }
   };
-  const poll = async () => {
-    const job = await (await fetch(`/api/jobs/${id}`)).json();
-    bar.max = job.total;
-    bar.value = job.done;
-    const eta = job.eta_s == null ? "" : `, about ${Math.ceil(job.eta_s)} s left`;
-    text.textContent = `sweep ${job.state}: ${job.done} of ${job.total} renders${eta}`;
-    if (job.state === "queued" || job.state === "running") setTimeout(poll, 1000);
-    else cancel.disabled = true;
-  };
-  poll();
+  return new Promise((resolve) => {
+    const poll = async () => {
+      const job = await (await fetch(`/api/jobs/${id}`)).json();
+      bar.max = job.total;
+      bar.value = job.done;
+      const eta = job.eta_s == null ? "" : `, about ${Math.ceil(job.eta_s)} s left`;
+      const unit = job.kind === "render" ? "steps" : "renders";
+      text.textContent = `${job.kind} ${job.state}: ${job.done} of ${job.total} ${unit}${eta}`;
+      if (job.state === "queued" || job.state === "running") setTimeout(poll, job.kind === "render" ? 250 : 1000);
+      else { cancel.disabled = true; resolve(job); }
+    };
+    poll();
+  });
 }
 
 // -- contact sheet: tag the best render in one click ------------------------------------------------
