@@ -9,7 +9,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: install demo test bench system-packages
+.PHONY: install demo test check bench system-packages
 install: $(STAMP)
 
 # The demo keeps its database, index and renders in demo/home, away from the user's data.
@@ -32,6 +32,12 @@ system-packages:
 test: $(STAMP) system-packages
 	$(VENV)/bin/ruff check .
 	PRISMAREC_REQUIRE_POSTGRES=1 $(PY) -m pytest -q
+
+# The quick loop while working: ruff and every test not marked slow (browsers, load, long
+# evaluations). `make test` runs everything and is what CI runs.
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench_render

@@ -28,7 +28,9 @@ def test_output_shape_dtype_range(net, photos):
     photo = resize(photos["coffee"], 150, keep_size=True)
     out = dream(net, photo, RenderParams(layer="conv2/3x3_reduce", iter_n=3))
     assert out.shape == photo.shape and out.dtype == np.uint8
-    assert out.min() >= 0 and out.max() <= 255 and not np.array_equal(out, photo)
+    change = np.abs(out.astype(int) - photo).mean()
+    structure = np.corrcoef(out.mean(axis=2).ravel(), photo.mean(axis=2).ravel())[0, 1]
+    assert change > 3 and structure > 0.5  # the dream draws over the photo, which still shows through
 
 
 def test_batch_matches_single(net, photos):
@@ -77,8 +79,8 @@ def test_every_book_layer_renders_on_efficientnet(net, photos):
     from renderer.backbones import GOOGLENET_LAYERS
 
     photo = resize(photos["coffee"], 64)
-    for blob in GOOGLENET_LAYERS:
-        net.resolve(blob)
+    depths = [net.resolve(blob)[0] for blob in GOOGLENET_LAYERS]  # the book's order, shallow to deep
+    assert all(a <= b for a, b in zip(depths, depths[1:], strict=False)) and depths[0] < depths[-1]
     out = render(photo, RenderParams(layer="inception_4c/output", iter_n=1, octave_n=1, size=64), net)
     assert out.image.shape == (43, 64, 3)  # coffee is 600x400
 
@@ -89,11 +91,10 @@ def test_googlenet_layer_table_covers_torchvision_modules():
     from renderer.backbones import GOOGLENET_LAYERS
 
     model = googlenet(weights=None, aux_logits=False, init_weights=False)
+    children = dict(model.named_children())
     for blob, (module, branch, _) in GOOGLENET_LAYERS.items():
-        sub = getattr(model, module)
-        if branch:
-            sub.get_submodule(branch)
-        assert sub is not None, blob
+        assert module in children, blob
+        assert not branch or branch in dict(children[module].named_modules()), blob
     assert len(GOOGLENET_LAYERS) == 7 + 9 * 8 + 3
 
 

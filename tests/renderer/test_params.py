@@ -82,4 +82,6 @@ def test_parse_values():
 def test_every_parameter_is_explained():
     from renderer.params import HELP, field_names
 
-    assert set(HELP) == set(field_names())
+    assert list(HELP) == field_names()
+    assert all(len(text.split()) >= 3 for text in HELP.values())  # a sentence, not a restated name
+    assert len(set(HELP.values())) == len(HELP)  # no two fields share one explanation
