@@ -29,7 +29,14 @@ def content_hash(data: bytes) -> str:
 
 
 def params_hash(params: RenderParams) -> str:
-    return hashlib.sha256(params.to_json().encode()).hexdigest()
+    """SHA-256 of the values that differ from the defaults (sorted JSON): one set, one hash, and a
+    new field with a default changes no stored hash (1 and 1.0 are one value)."""
+    default = _DEFAULT.to_dict()
+    changed = {name: value for name, value in params.to_dict().items() if value != default[name]}
+    return hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()
+
+
+_DEFAULT = RenderParams()
 
 
 def photo_by_hash(s: Session, sha256: str) -> Photo | None:

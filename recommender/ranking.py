@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 from db.store import CuratedRender, params_hash
 from recommender import MIN_SIMILARITY
-from renderer.params import RenderParams
+from renderer.params import RenderParams, fields_of
 
 SIMILARITY_POWER = 4  # sharpen: a near-duplicate outweighs many loose matches
-GEOMETRY = ("size", "keep_size", "seed")  # how big and which dither: the user's choice, not a style
+GEOMETRY = (*fields_of("geometry"), "seed")  # how big and which dither: the user's choice, not a style
 DIVERSITY_FIELDS = ("style", "mask", "dd", "layer", "enhance", "n1", "n2", "n3", "rb_rate", "convd_median_factor", "cb")
 
 

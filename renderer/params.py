@@ -39,10 +39,14 @@ AUTO_LONG_SIDE = 1080  # size=auto: the photo's own resolution, the long side at
 SIZES = ("auto", "full")  # besides a width in pixels
 
 
-def _field(default: Any, meaning: str, low: float | None = None, high: float | None = None,
+ROLES = ("mask", "keep", "enhance", "style", "dream", "geometry")  # the stage a field belongs to
+
+
+def _field(role: str, default: Any, meaning: str, low: float | None = None, high: float | None = None,
            slider: tuple[float, float] | None = None) -> Any:
-    """A dataclass field carrying its meaning, accepted range and slider range."""
-    meta = {"help": meaning}
+    """A dataclass field carrying its role (the stage it sets), meaning, accepted range and slider range."""
+    assert role in ROLES, role
+    meta = {"role": role, "help": meaning}
     if low is not None:
         meta |= {"range": (low, high), "slider": slider or (low, high)}
     return dataclasses.field(default=default, metadata=meta)
@@ -59,55 +63,63 @@ class RenderParams:
     """
 
     # mask: which pixels of the photo survive
-    mask: str = _field("otsu", "which pixels survive: otsu, features, stdmean, all, or a '+' combination")
-    dd: bool = _field(True, "otsu keeps the bright side (true) or the dark side (false)")
-    cb: bool = _field(False, "clear mask objects that touch the border")
-    std_factor: float = _field(1.0, "stdmean keeps pixels outside mean ± std_factor·std", 0.0, 10.0, (0.0, 2.0))
-    loop_factor: float = _field(1.0, "features grow corner peaks by width/10·loop_factor pixels", 0.0, 10.0,
+    mask: str = _field("mask", "otsu", "which pixels survive: otsu, features, stdmean, all, or a '+' combination")
+    dd: bool = _field("mask", True, "otsu keeps the bright side (true) or the dark side (false)")
+    cb: bool = _field("mask", False, "clear mask objects that touch the border")
+    std_factor: float = _field("mask", 1.0, "stdmean keeps pixels outside mean ± std_factor·std", 0.0, 10.0, (0.0, 2.0))
+    loop_factor: float = _field("mask", 1.0, "features grow corner peaks by width/10·loop_factor pixels", 0.0, 10.0,
                                 (0.0, 2.0))
     # keep map: box filters of the mask and the keep condition
-    n1: int = _field(5, "small box window, in pixels at 480 px wide: keeps the rough structure", 1, 4096,
+    n1: int = _field("keep", 5, "small box window, in pixels at 480 px wide: keeps the rough structure", 1, 4096,
                      (1, 240))
-    n2: int = _field(28, "medium box window, in pixels at 480 px wide: keeps enclosed parts", 1, 4096, (1, 240))
-    n3: int = _field(1, "big box window, in pixels at 480 px wide: removes scattered edges (1 = off)", 1, 4096,
+    n2: int = _field("keep", 28, "medium box window, in pixels at 480 px wide: keeps enclosed parts", 1, 4096, (1, 240))
+    n3: int = _field("keep", 1, "big box window, in pixels at 480 px wide: removes scattered edges (1 = off)", 1, 4096,
                      (1, 240))
-    convd_median_factor: float = _field(1.5, "keep where medium mean > factor·mean(big)", 0.0, 20.0, (0.0, 5.0))
-    convd_big_factor: float = _field(0.0, "or where small > 0 and big > factor·mean(big)", 0.0, 20.0, (0.0, 1.0))
-    rb_rate: float = _field(1.0, "below 1, channels R, G, B keep with probability rate, rate−0.1, rate−0.2",
+    convd_median_factor: float = _field("keep", 1.5, "keep where medium mean > factor·mean(big)", 0.0, 20.0,
+                                        (0.0, 5.0))
+    convd_big_factor: float = _field("keep", 0.0, "or where small > 0 and big > factor·mean(big)", 0.0, 20.0,
+                                     (0.0, 1.0))
+    rb_rate: float = _field("keep", 1.0, "below 1, channels R, G, B keep with probability rate, rate−0.1, rate−0.2",
                             0.0, 1.0)
-    seed: int = _field(0, "seeds the rb_rate dither and the dream jitter", 0, 2**32 - 1, (0, 1000))
+    seed: int = _field("keep", 0, "seeds the rb_rate dither and the dream jitter", 0, 2**32 - 1, (0, 1000))
     # enhancement before the dream
-    enhance: str | None = _field(None, "Pillow enhancement before the dream, or None")
+    enhance: str | None = _field("enhance", None, "Pillow enhancement before the dream, or None")
     enhance_factor: float | None = _field(
-        None, "its strength; None uses the book's (Sharpness 8.8, Brightness 1.8, Contrast 2.6, Color 7.6)",
+        "enhance", None, "its strength; None uses the book's (Sharpness 8.8, Brightness 1.8, Contrast 2.6, Color 7.6)",
         0.0, 20.0)
     # style: the guide image painted onto the blend, before the dream
-    style: str | None = _field(None, "paint before the dream: painting (a built-in filter, no guide needed), fast "
-                                     "(the guide's style, a feed-forward network, about a second), gatys (the "
-                                     "guide's style, the book's PrismaTensor, minutes), or None")
-    painting: str = _field("0", "painting: the filter 0-25 (`prismarec styles`) or a blend, 3+12 or 3:0.7+12:0.3")
-    style_at: str = _field("blend", "what the style paints: blend (the photo-guide blend, the book's order) or "
-                                    "photo (the photo itself, then the blend: the subject survives)")
-    style_strength: float = _field(1.0, "fast: how far the style moves from the photo's own look toward the "
+    style: str | None = _field("style", None, "paint before the dream: painting (a built-in filter, no guide "
+                                              "needed), fast (the guide's style, a feed-forward network, about a "
+                                              "second), gatys (the guide's style, the book's PrismaTensor, "
+                                              "minutes), or None")
+    painting: str = _field("style", "0", "painting: the filter 0-25 (`prismarec styles`) or a blend, 3+12 or "
+                                         "3:0.7+12:0.3")
+    style_at: str = _field("style", "blend", "what the style paints: blend (the photo-guide blend, the book's "
+                                             "order) or photo (the photo itself, then the blend: the subject "
+                                             "survives)")
+    style_strength: float = _field("style", 1.0, "fast: how far the style moves from the photo's own look toward the "
                                         "guide's (0 keeps the photo's); painting: how much of the painting "
                                         "covers the image", 0.0, 1.0)
-    style_iters: int = _field(800, "gatys: Adam iterations (the chapter's experiment uses 1500)", 1, 5000,
+    style_iters: int = _field("style", 800, "gatys: Adam iterations (the chapter's experiment uses 1500)", 1, 5000,
                               (10, 2000))
     # dream
-    layer: str | None = _field("conv2/3x3_reduce", "network layer to dream (`prismarec layers`), or None for no dream")
-    post_relu: bool = _field(False, "dream a conv layer after its ReLU instead of before (Caffe's blob)")
-    guide_dream: bool = _field(False, "steer the dream toward the guide's features instead of amplifying the layer")
-    iter_n: int = _field(10, "gradient steps per octave", 1, 5000, (1, 100))
-    octave_n: int = _field(4, "number of scales dreamt, coarse to fine", 1, 12, (1, 8))
-    octave_scale: float = _field(1.4, "size ratio between octaves", 1.05, 4.0, (1.05, 2.0))
-    step_size: float = _field(1.5, "step in 0-255 pixel units, normalised by the mean gradient", 0.01, 20.0,
+    layer: str | None = _field("dream", "conv2/3x3_reduce", "network layer to dream (`prismarec layers`), or None "
+                                                            "for no dream")
+    post_relu: bool = _field("dream", False, "dream a conv layer after its ReLU instead of before (Caffe's blob)")
+    guide_dream: bool = _field("dream", False, "steer the dream toward the guide's features instead of amplifying "
+                                               "the layer")
+    iter_n: int = _field("dream", 10, "gradient steps per octave", 1, 5000, (1, 100))
+    octave_n: int = _field("dream", 4, "number of scales dreamt, coarse to fine", 1, 12, (1, 8))
+    octave_scale: float = _field("dream", 1.4, "size ratio between octaves", 1.05, 4.0, (1.05, 2.0))
+    step_size: float = _field("dream", 1.5, "step in 0-255 pixel units, normalised by the mean gradient", 0.01, 20.0,
                               (0.01, 5.0))
-    jitter: int = _field(32, "random shift (pixels at 480 px wide) before each step, hides the tiling grid", 0,
+    jitter: int = _field("dream", 32, "random shift (pixels at 480 px wide) before each step, hides the tiling grid", 0,
                          512, (0, 128))
     # geometry
-    size: int | str = _field("auto", "output width: auto (the photo's own, the long side at most 1080), full "
-                                     "(every pixel) or a width in pixels; the height follows the photo", 32, 8192)
-    keep_size: bool = _field(True, "keep the photo's proportions (true) or make it square like the book's "
+    size: int | str = _field("geometry", "auto", "output width: auto (the photo's own, the long side at most "
+                                                 "1080), full (every pixel) or a width in pixels; the height "
+                                                 "follows the photo", 32, 8192)
+    keep_size: bool = _field("geometry", True, "keep the photo's proportions (true) or make it square like the book's "
                                    "worker (false)")
 
     def __post_init__(self) -> None:
@@ -277,6 +289,11 @@ def allowed(name: str) -> str:
 
 def field_names() -> list[str]:
     return [f.name for f in fields(RenderParams)]
+
+
+def fields_of(role: str) -> tuple[str, ...]:
+    """The fields that set one stage (`ROLES`), in declaration order."""
+    return tuple(f.name for f in fields(RenderParams) if f.metadata["role"] == role)
 
 
 RANGES: dict[str, tuple[float, float]] = {n: s["range"] for n, s in field_specs().items() if "range" in s}

@@ -15,7 +15,7 @@ from .cost import BudgetError, check_budget
 from .dream import dream_at_scale, dream_shape
 from .enhance import enhance
 from .masks import make_mask
-from .params import RenderParams, at_width, output_width
+from .params import RenderParams, at_width, fields_of, output_width
 
 
 @dataclass
@@ -185,10 +185,12 @@ def render_preview(photo: np.ndarray, params: RenderParams, net: Backbone | None
                         net.name if net and params.layer else None, laps.timings, done.style_model)
 
 
+DREAM_FIELDS = (*fields_of("dream"), "seed")  # everything `dream()` reads: the jitter is seeded too
+
+
 def dream_key(params: RenderParams) -> tuple:
     """Renders whose dream settings agree can share one batched forward/backward."""
-    return (params.layer, params.post_relu, params.iter_n, params.octave_n, params.octave_scale, params.step_size,
-            params.jitter, params.seed)
+    return tuple(getattr(params, name) for name in DREAM_FIELDS)
 
 
 def render_many(jobs: Sequence[tuple[np.ndarray, RenderParams, np.ndarray | None]], net: Backbone | None, *,

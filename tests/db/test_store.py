@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine, func, select
 
 from db import Database, Render, Verdict
 from db.session import alembic_config
-from db.store import add_photo, add_render, curated, find_renders, tag, untagged
+from db.store import add_photo, add_render, curated, find_renders, params_hash, tag, untagged
 from renderer.params import PARAMS_VERSION, RenderParams, at_width
 
 
@@ -241,3 +241,11 @@ def test_a_set_stored_at_another_width_keeps_its_windows_in_pixels_after_the_upg
         assert (params.n1, params.n2, params.jitter, params.size) == (19, 105, 30, 128)
         work = at_width(params, 128)
         assert (work.n1, work.n2, work.jitter) == (5, 28, 8)
+
+
+def test_a_sets_hash_covers_only_what_differs_from_the_defaults():
+    """So a field added later with a default changes no stored hash; 1 and 1.0 are one value."""
+    assert params_hash(RenderParams()) == hashlib.sha256(b"{}").hexdigest()
+    assert params_hash(RenderParams(n2=40)) == hashlib.sha256(json.dumps({"n2": 40}).encode()).hexdigest()
+    assert params_hash(RenderParams(rb_rate=1)) == params_hash(RenderParams(rb_rate=1.0)) == params_hash(RenderParams())
+    assert params_hash(RenderParams(n2=40)) != params_hash(RenderParams(n2=41))
