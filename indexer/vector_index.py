@@ -29,6 +29,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from faiss.contrib.evaluation import knn_intersection_measure
 from sqlalchemy.orm import Session
 
 from db import Database, StorageError, index_dir
@@ -41,6 +42,7 @@ APPROX_THRESHOLD = 100_000
 ALWAYS_SAVE_BELOW = 20_000  # smaller files are cheap to rewrite after every addition
 NPROBES = (8, 16, 32, 64, 128, 256)  # lists searched: the smallest reaching TARGET_RECALL is kept
 TARGET_RECALL = 0.95
+TUNING_SEED, HELD_OUT_SEED = 0, 1  # nprobe is chosen on one sample of queries; recall is reported on another
 TRAIN_PER_LIST = 40  # k-means sees this many vectors per list (faiss advises 30-256)
 CHUNK = 50_000  # vectors read from the database at a time when building or checking recall
 
@@ -60,17 +62,21 @@ class IndexMeta:
     nprobe: int = 0  # lists an IVF search visits (0 for flat)
     build_seconds: float = 0.0  # the last full rebuild
     build_peak_mb: float = 0.0  # the rebuilding process's peak resident memory, whatever else it did
+    factory: str = "Flat"  # faiss's index_factory string of the index, for reading it back and for reports
 
 
 def lists_for(count: int) -> int:
     return max(64, int(4 * np.sqrt(count)))
 
 
+def factory_for(count: int) -> str:
+    """Exact inner product while small, IVF-SQ8 past APPROX_THRESHOLD (to be trained)."""
+    return "Flat" if count < APPROX_THRESHOLD else f"IVF{lists_for(count)},SQ8"
+
+
 def make_index(dim: int, count: int) -> faiss.Index:
-    """Exact inner product while small, IVF-SQ8 past APPROX_THRESHOLD (to be trained); ids are photo ids."""
-    if count < APPROX_THRESHOLD:
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    return faiss.IndexIDMap2(faiss.index_factory(dim, f"IVF{lists_for(count)},SQ8", faiss.METRIC_INNER_PRODUCT))
+    """The index `factory_for` names, inner product; ids are photo ids."""
+    return faiss.IndexIDMap2(faiss.index_factory(dim, factory_for(count), faiss.METRIC_INNER_PRODUCT))
 
 
 def peak_memory_mb() -> float:
@@ -189,7 +195,7 @@ class VectorIndex:
             self.index = make_index(self.dim, count)
             if not self.index.is_trained:
                 self._train(s, count)
-        self.meta = IndexMeta(self.backbone, self.dim, 0, 0, "flat", removed)
+        self.meta = IndexMeta(self.backbone, self.dim, 0, 0, "flat", removed, factory=factory_for(count))
         while True:
             with self.db.reading() as s:
                 photo_ids, emb_ids, vectors = embedding_matrix(s, self.backbone, self.meta.max_embedding_id, CHUNK)
@@ -200,7 +206,7 @@ class VectorIndex:
         empty = np.zeros(0, np.int64)
         self._add(empty, empty, np.zeros((0, self.dim), np.float32))  # sets kind and count, also when empty
         if self.meta.kind == "ivf":
-            queries, truth = self._exact_sample()
+            queries, truth = self._exact_sample(seed=TUNING_SEED)
             for nprobe in NPROBES:
                 self.meta.nprobe = nprobe
                 recall = self._recall(queries, truth)
@@ -299,7 +305,7 @@ class VectorIndex:
             self.open()
         assert self.index is not None and self.meta is not None
         info = {"backbone": self.backbone, "dim": self.dim, "vectors": int(self.index.ntotal), "kind": self.meta.kind,
-                "nprobe": self.meta.nprobe, "file": str(self.path),
+                "nprobe": self.meta.nprobe, "factory": self.meta.factory, "file": str(self.path),
                 "file_mb": round(self.path.stat().st_size / 2**20, 1),
                 "build_seconds": self.meta.build_seconds, "build_peak_mb": self.meta.build_peak_mb,
                 "gpus": faiss.get_num_gpus(), "recall_at_10": 1.0}
@@ -308,16 +314,20 @@ class VectorIndex:
         return info
 
     def recall_at_k(self, queries: int = 200, k: int = 10) -> float:
-        """Recall@k against exact search over the database's vectors (read in chunks, so memory
-        stays bounded at any size); queries are stored vectors, jittered."""
-        return self._recall(*self._exact_sample(queries, k), k)
+        """Recall@k against exact search, on queries the index was not tuned on: midpoints of pairs
+        of stored vectors drawn with another seed than the tuning sample's (points near the data,
+        in no list's training and in no tuning query); exact neighbours found in chunks, so memory
+        stays bounded at any size."""
+        return self._recall(*self._exact_sample(queries, k, seed=HELD_OUT_SEED, between=True), k)
 
-    def _exact_sample(self, queries: int = 200, k: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """(queries, their exact k nearest photo ids), one pass over the database in chunks."""
+    def _exact_sample(self, queries: int = 200, k: int = 10, seed: int = TUNING_SEED,
+                      between: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(queries, their exact k nearest photo ids), one pass over the database in chunks. The
+        queries are stored vectors jittered, or with `between` the midpoints of two stored vectors."""
         rng = np.random.default_rng(seed)
         with self.db.reading() as s:
-            q = embedding_sample(s, self.backbone, queries, seed)
-        q = q + rng.normal(0, 0.01, q.shape).astype(np.float32)
+            q = embedding_sample(s, self.backbone, 2 * queries if between else queries, seed)
+        q = (q[0::2] + q[1::2]) / 2 if between else q + rng.normal(0, 0.01, q.shape).astype(np.float32)
         q /= np.linalg.norm(q, axis=1, keepdims=True)
         best_sims = np.full((len(q), k), -np.inf, np.float32)
         best_ids = np.full((len(q), k), -1, np.int64)
@@ -336,4 +346,4 @@ class VectorIndex:
 
     def _recall(self, queries: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
         _, found = self.search(queries, k)
-        return float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found, strict=True)]))
+        return float(knn_intersection_measure(truth[:, :k], found[:, :k]))

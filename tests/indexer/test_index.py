@@ -94,7 +94,10 @@ def test_large_index_switches_to_ivf_with_high_recall_and_notices_removals(db, t
     stats = index.stats()
     assert stats["kind"] == "ivf" and stats["vectors"] == 3000 and stats["nprobe"] > 0
     assert stats["build_seconds"] > 0 and stats["build_peak_mb"] > 0
-    assert stats["recall_at_10"] >= 0.95
+    assert stats["recall_at_10"] >= 0.9 and stats["factory"].startswith("IVF")  # on queries it was not tuned on
+    tuned_on, _ = index._exact_sample(seed=vi.TUNING_SEED)
+    held_out, _ = index._exact_sample(seed=vi.HELD_OUT_SEED, between=True)
+    assert not (np.abs(held_out @ tuned_on.T) > 0.9999).any()  # no query of one sample is one of the other
     curated = np.arange(1, 3001, 7)
     _, ids = index.search(x[0], 10, among=curated)
     assert set(ids[0]) <= set(curated)
