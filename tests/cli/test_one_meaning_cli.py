@@ -258,6 +258,7 @@ def test_a_batch_reports_each_photo_as_it_finishes(tmp_path, photos, monkeypatch
     assert "out/coffee.png (rendered" in res.stdout  # printed before the second photo stopped the batch
 
 
+@pytest.mark.slow
 def test_a_folder_rendered_by_worker_processes_resumes_and_lists_its_failures(tmp_path, photos):
     folder = tmp_path / "in"
     folder.mkdir()

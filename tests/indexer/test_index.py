@@ -165,6 +165,7 @@ def _rebuild_many(url: str, folder: str, times: int) -> None:
         index.rebuild()
 
 
+@pytest.mark.slow
 def test_processes_saving_one_index_at_once_never_collide(db, tmp_path):
     import multiprocessing as mp
 

@@ -62,6 +62,7 @@ def test_bad_verdicts_count_against_a_set():
     assert best_per_photo(rows) == {1: a, 2: b}
 
 
+@pytest.mark.slow
 def test_evaluation_reports_both_protocols_against_the_baselines(curation):
     report = evaluate(curation.db, curation.net, size=48)
     assert set(report.protocols) == {"photo", "scene"}

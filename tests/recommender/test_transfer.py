@@ -52,6 +52,7 @@ def bank_photos(net):
     return Photos.build(net, kinds=(0, 1, 7), scenes=[s for s in scene_bank() if s.name == s.group])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 2])
 def test_a_generated_curators_taste_reaches_new_scenes(bank_photos, seed):
     """Every source of the bank, three versions each: on scenes held out a fifth at a time the learner

@@ -109,6 +109,7 @@ def test_keep_map_equals_the_books_literal_formulas(photos, name, mask_name, cas
     assert_equal_but_ties(keep_map(mask, params), book.keep_condition(mask, n1, n2, n3, fm, fb), mask, case)
 
 
+@pytest.mark.slow
 def test_chapter_example_keep_map_on_a_full_size_photo(photos):
     case = (5, 25, 180, 5.0, 2.0)
     params = RenderParams(mask="otsu+stdmean", n1=5, n2=25, n3=180, convd_median_factor=5.0, convd_big_factor=2.0)
