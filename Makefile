@@ -16,8 +16,8 @@ install: $(STAMP)
 DEMO_ENV := PRISMAREC_HOME=$(CURDIR)/demo/home
 
 demo: $(STAMP)
-	$(PY) -m scripts.sample_photos demo/photos
-	test -f demo/home/prismarec.db || $(DEMO_ENV) $(PY) -m scripts.make_demo_curation
+	$(PY) -m prismarec.scripts.sample_photos demo/photos
+	test -f demo/home/prismarec.db || $(DEMO_ENV) $(PY) -m prismarec.scripts.make_demo_curation
 	$(DEMO_ENV) $(VENV)/bin/recommend-and-render demo/photos/chelsea.png --guide demo/photos/hubble_deep_field.png \
 		-o demo/out
 
@@ -40,5 +40,5 @@ check: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
 bench: $(STAMP)
-	$(PY) -m scripts.bench_render
-	$(PY) -m scripts.bench_recommend
+	$(PY) -m prismarec.scripts.bench_render
+	$(PY) -m prismarec.scripts.bench_recommend

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
+from prismarec.renderer.params import RenderParams, parse_assignments, parse_json
 from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-from renderer.params import RenderParams, parse_assignments, parse_json
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -39,7 +38,8 @@ USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError
                FileExistsError)
 # The same from modules the CLI imports only when a command needs them (an error cannot come from
 # a module never imported, so --help does not pay for torch or SQLAlchemy).
-LIBRARY_ERRORS = {"db.session": ("StorageError", "NotFound"), "renderer.backbones": ("BackboneError",)}
+LIBRARY_ERRORS = {"prismarec.db.session": ("StorageError", "NotFound"),
+                  "prismarec.renderer.backbones": ("BackboneError",)}
 
 
 def is_user_error(exc: BaseException) -> bool:
@@ -93,8 +93,7 @@ def check_new_png(path: Path) -> None:
 
 def save_new_png(picture: Image.Image, path: Path) -> None:
     import numpy as np
-
-    from renderer.images import save_png
+    from prismarec.renderer.images import save_png
 
     save_png(np.asarray(picture), path, replace=False)
 

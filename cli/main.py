@@ -7,13 +7,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from prismarec.recommender import MIN_SIMILARITY
+from prismarec.renderer.params import (
+    BACKBONES,
+    DEFAULT_MAX_SECONDS,
+    HELP,
+    RenderParams,
+    allowed,
+    field_names,
+    parse_json,
+)
 from rich.table import Table
 
-from recommender import MIN_SIMILARITY
-from renderer.params import BACKBONES, DEFAULT_MAX_SECONDS, HELP, RenderParams, allowed, field_names, parse_json
-
 if TYPE_CHECKING:  # the library is imported inside each command, so that --help starts at once
-    from studio.service import Studio
+    from prismarec.studio.service import Studio
 
 from .common import (
     build_params,
@@ -76,14 +83,14 @@ def main(
 
 
 def open_db():  # noqa: ANN201 (db.Database, imported here)
-    from db import Database
+    from prismarec.db import Database
 
     return Database(_state["db"])
 
 
 def open_records() -> Studio:
     """The library service for commands that need no network (tag, untag, curators, delete)."""
-    from studio.service import Studio
+    from prismarec.studio.service import Studio
 
     return Studio(open_db())
 
@@ -91,7 +98,7 @@ def open_records() -> Studio:
 def open_studio(backbone: str, weights: Path | None, quiet: bool = False, writes: bool = True) -> Studio:
     """The library service with its backbone loaded; for commands that write, the database and
     index folder are checked first, so a read-only, locked or damaged store fails before any work."""
-    from studio.service import Studio
+    from prismarec.studio.service import Studio
 
     studio = Studio(open_db(), backbone, weights)
     net = studio.catalog.net
@@ -105,7 +112,7 @@ def open_studio(backbone: str, weights: Path | None, quiet: bool = False, writes
 
 def default_output(photo: Path) -> Path:
     """A fresh file in the data directory's renders folder."""
-    from db import renders_dir
+    from prismarec.db import renders_dir
 
     return renders_dir() / f"{photo.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}.png"
 
@@ -172,7 +179,7 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Register and embed photos; the same bytes are skipped, unreadable files reported."""
-    from indexer.catalog import image_files
+    from prismarec.indexer.catalog import image_files
 
     with user_errors():
         catalog = open_studio(backbone, weights, quiet=as_json).catalog
@@ -325,9 +332,9 @@ def recommend_and_render(
     every photo is chosen first (here: its embedding and the recommendation), then the renders run
     on N local processes or the cluster's workers.
     """
-    from indexer.catalog import image_files
-    from studio.service import AutoRender
-    from studio.sweep import executor_for
+    from prismarec.indexer.catalog import image_files
+    from prismarec.studio.service import AutoRender
+    from prismarec.studio.sweep import executor_for
 
     _state["db"] = db or _state["db"]
     with user_errors():
@@ -417,8 +424,8 @@ def sweep(
     Example: prismarec sweep cat.jpg --guide stars.jpg --grid layer=conv2/3x3_reduce,conv2/3x3
     --grid rb_rate=0.85,1.0 -o sweep/
     """
-    from indexer.catalog import image_files
-    from studio.sweep import executor_for, parse_grid
+    from prismarec.indexer.catalog import image_files
+    from prismarec.studio.sweep import executor_for, parse_grid
 
     with user_errors():
         base = build_params(params_file, sets)
@@ -452,7 +459,7 @@ def sweep(
 @curator_app.command("add")
 def curator_add(name: Annotated[str, typer.Argument(help="Curator name, recorded with every verdict")]) -> None:
     """Create a curator (or replace their token) and print the sign-in token once."""
-    from db.store import add_curator_token
+    from prismarec.db.store import add_curator_token
 
     with user_errors(), open_db().session() as s:
         token = add_curator_token(s, name)
@@ -500,9 +507,8 @@ def serve(
     network interface, name it with --allow-host. Behind a reverse proxy, name it with --trust-proxy.
     """
     import uvicorn
-
-    from studio.web import create_app
-    from studio.web.app import LOCAL_HOSTS
+    from prismarec.studio.web import create_app
+    from prismarec.studio.web.app import LOCAL_HOSTS
 
     hosts = (*LOCAL_HOSTS, *(allow_host or []), *([host] if host not in ("0.0.0.0", "::") else []))
     with user_errors():
@@ -566,8 +572,8 @@ def evaluate_cmd(
     With --curators random:N the same protocols run on N simulated curators, each with its own
     palette and taste drawn from --seed on: mean and spread, with an oracle's ceiling.
     """
-    from db.store import curated
-    from recommender.evaluate import METHODS, PROTOCOLS, evaluate, plot_reliability
+    from prismarec.db.store import curated
+    from prismarec.recommender.evaluate import METHODS, PROTOCOLS, evaluate, plot_reliability
 
     if curators is not None:
         _evaluate_generated(curators, seed, workers, plot, backbone, weights, as_json)
@@ -615,11 +621,10 @@ def evaluate_cmd(
 def _evaluate_generated(spec: str, seed: int, workers: int, plot: Path, backbone: str, weights: Path | None,
                         as_json: bool) -> None:
     import torch
-
-    from recommender.simulation import parse_curators
-    from recommender.transfer import Photos, one_line, run, summary, table
-    from recommender.transfer import plot as plot_transfer
-    from renderer.backbones import load_backbone
+    from prismarec.recommender.simulation import parse_curators
+    from prismarec.recommender.transfer import Photos, one_line, run, summary, table
+    from prismarec.recommender.transfer import plot as plot_transfer
+    from prismarec.renderer.backbones import load_backbone
 
     with user_errors():
         count = parse_curators(spec)
@@ -686,7 +691,7 @@ def styles(
 ) -> None:
     """List the painting filters: `--set style=painting --set painting=N` paints a photo with one
     (no guide needed), `painting=3+12` blends two equally, `3:0.7+12:0.3` in other shares."""
-    from renderer.painting import FILTERS
+    from prismarec.renderer.painting import FILTERS
 
     if sheet is None:
         if as_json:
@@ -697,8 +702,8 @@ def styles(
             table.add_row(str(i), name)
         out.print(table)
         return
-    from renderer.images import load_image
-    from studio.looks import draw_looks, filter_looks
+    from prismarec.renderer.images import load_image
+    from prismarec.studio.looks import draw_looks, filter_looks
 
     with user_errors():
         check_new_png(output)
@@ -723,8 +728,8 @@ def strip(
 ) -> None:
     """The filter strip: PHOTO in its recommended looks (the first with its confidence), then in the
     painting filters, those curators liked most first: one row of thumbnails, best first."""
-    from renderer.images import load_image
-    from studio.looks import draw_looks
+    from prismarec.renderer.images import load_image
+    from prismarec.studio.looks import draw_looks
 
     with user_errors():
         check_new_png(output)
@@ -742,7 +747,7 @@ def strip(
 @app.command()
 def layers(backbone: Annotated[str, typer.Option(help=", ".join(BACKBONES))] = "googlenet") -> None:
     """List the layer names LAYER accepts and the network module each one runs."""
-    from renderer.backbones import list_layers
+    from prismarec.renderer.backbones import list_layers
 
     table = Table("layer", "module")
     with user_errors():

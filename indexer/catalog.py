@@ -14,12 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
-
-from db import Database, NotFound
-from db.models import Guide as GuideRow
-from db.models import Photo as PhotoRow
-from db.store import (
+from prismarec.db import Database, NotFound
+from prismarec.db.models import Guide as GuideRow
+from prismarec.db.models import Photo as PhotoRow
+from prismarec.db.store import (
     add_embedding,
     add_guide,
     add_photo,
@@ -28,8 +26,9 @@ from db.store import (
     has_embedding,
     photo_by_hash,
 )
-from renderer.backbones import Backbone
-from renderer.images import ImageError, is_render, load_image, read_image_file
+from prismarec.renderer.backbones import Backbone
+from prismarec.renderer.images import ImageError, is_render, load_image, read_image_file
+from sqlalchemy import select
 
 from .embed import embed
 from .vector_index import VectorIndex

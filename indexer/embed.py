@@ -6,9 +6,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-
-from renderer.backbones import Backbone
-from renderer.images import resize
+from prismarec.renderer.backbones import Backbone
+from prismarec.renderer.images import resize
 
 EMBED_SIZE = 224  # the networks' training resolution
 

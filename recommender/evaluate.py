@@ -23,16 +23,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from prismarec.db import Database
+from prismarec.db.models import Photo
+from prismarec.db.store import curated, embedding_matrix, params_hash, untagged
+from prismarec.renderer.backbones import Backbone
+from prismarec.renderer.images import ImageError, load_image
+from prismarec.renderer.params import RenderParams
+from prismarec.renderer.pipeline import render
 from skimage.color import deltaE_ciede2000, rgb2lab
 from sklearn.model_selection import GroupKFold
-
-from db import Database
-from db.models import Photo
-from db.store import curated, embedding_matrix, params_hash, untagged
-from renderer.backbones import Backbone
-from renderer.images import ImageError, load_image
-from renderer.params import RenderParams
-from renderer.pipeline import render
 
 from .choose import FOLDS, NEIGHBOURS, Choice, choose, learn
 from .ranking import diverse, most_liked, rank

@@ -14,9 +14,9 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from db.store import CuratedRender, params_hash
-from recommender import MIN_SIMILARITY
-from renderer.params import RenderParams, fields_of
+from prismarec.db.store import CuratedRender, params_hash
+from prismarec.recommender import MIN_SIMILARITY
+from prismarec.renderer.params import RenderParams, fields_of
 
 SIMILARITY_POWER = 4  # sharpen: a near-duplicate outweighs many loose matches
 GEOMETRY = (*fields_of("geometry"), "seed")  # how big and which dither: the user's choice, not a style

@@ -8,10 +8,8 @@ import threading
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from sqlalchemy.orm import Session
-
-from db.models import Photo
-from db.store import (
+from prismarec.db.models import Photo
+from prismarec.db.store import (
     curated,
     curated_photo_ids,
     curator_exists,
@@ -20,10 +18,11 @@ from db.store import (
     untagged,
     verdict_signature,
 )
-from indexer.catalog import Catalog
-from renderer.files import atomic_write
-from renderer.images import ImageError, load_image
-from renderer.params import RenderParams
+from prismarec.indexer.catalog import Catalog
+from prismarec.renderer.files import atomic_write
+from prismarec.renderer.images import ImageError, load_image
+from prismarec.renderer.params import RenderParams
+from sqlalchemy.orm import Session
 
 from .choose import NEIGHBOURS, choose, learn
 from .ranking import MIN_SIMILARITY, Candidate
@@ -136,7 +135,7 @@ def _stored_model(catalog: Catalog, curator: str | None, signature: tuple) -> Ta
         stored_signature, stored = pickle.loads(path.read_bytes())
         if stored_signature == signature:
             return stored
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
         pass
     model = _learn(catalog, curator)
     try:

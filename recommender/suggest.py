@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from db.models import Photo
-from db.store import curated_photo_ids, embedding_matrix
-from indexer.catalog import Catalog
-from renderer.images import ImageError, load_image
+from prismarec.db.models import Photo
+from prismarec.db.store import curated_photo_ids, embedding_matrix
+from prismarec.indexer.catalog import Catalog
+from prismarec.renderer.images import ImageError, load_image
 
 WEIGHED = 40  # uncertainty is weighed among this many of the most novel photos (each read as a thumbnail)
 

@@ -39,6 +39,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from lightgbm import LGBMRanker
+from prismarec.db.store import CuratedRender
+from prismarec.renderer.backbones import layer_depth
+from prismarec.renderer.blend import keep_map
+from prismarec.renderer.enhance import DEFAULT_FACTORS
+from prismarec.renderer.images import resize, to_gray
+from prismarec.renderer.masks import make_mask
+from prismarec.renderer.painting import FILTERS, parse_painting
+from prismarec.renderer.params import ENHANCEMENTS, MASK_PARTS, STYLES, RenderParams, at_width, field_specs, mask_parts
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, logit
 from sklearn.decomposition import PCA
@@ -46,15 +54,6 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-
-from db.store import CuratedRender
-from renderer.backbones import layer_depth
-from renderer.blend import keep_map
-from renderer.enhance import DEFAULT_FACTORS
-from renderer.images import resize, to_gray
-from renderer.masks import make_mask
-from renderer.painting import FILTERS, parse_painting
-from renderer.params import ENHANCEMENTS, MASK_PARTS, STYLES, RenderParams, at_width, field_specs, mask_parts
 
 from .ranking import GEOMETRY, favourites, style_key, style_of
 from .traits import photo_traits

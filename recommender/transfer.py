@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from prismarec.renderer.backbones import Backbone
+from prismarec.renderer.images import resize
 from skimage import data
-
-from renderer.backbones import Backbone
-from renderer.images import resize
 
 from .choose import learn
 from .evaluate import METHODS, Renders, evaluate_library, folds, method_picks
@@ -46,7 +45,7 @@ class Photos:
     def build(cls, net: Backbone, kinds: Iterable[int] = EVAL_VARIANTS, cache: Path | None = None,
               scenes: Iterable[Scene] | None = None) -> Photos:
         """The photos of `scenes` (default: the whole scene bank), each in the `kinds` of variant."""
-        from indexer.embed import embed
+        from prismarec.indexer.embed import embed
 
         kinds = list(kinds)
         images, descriptors, scene, group = {}, {}, {}, {}

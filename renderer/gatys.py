@@ -12,7 +12,7 @@ back to the render's size.
 The book's network is MatConvNet's VGG-19 fed 0–255 pixels less the mean; torchvision's is fed
 pixels normalised by ImageNet's standard deviation, so its activations are on another scale and
 the weights may need calibrating for it: `loss_terms` gives the three terms at the first step
-(`python -m scripts.gatys_balance` prints them for a weights file), to compare with the book's
+(`python -m prismarec.scripts.gatys_balance` prints them for a weights file), to compare with the book's
 balance.
 
 VGG-19 ImageNet weights come from a file named by `PRISMAREC_VGG19`, else torchvision's cache

@@ -5,7 +5,7 @@ rendered into a fresh output folder per run, each run a whole `prismarec recomme
 process (start-up, embeddings, recommendations and renders: what a user waits for). The
 library is empty, so each photo gets the house look (a painting filter).
 
-    python -m scripts.bench_batch [--photos 24] [--workers 1 2 4]
+    python -m prismarec.scripts.bench_batch [--photos 24] [--workers 1 2 4]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ past `--max-seconds`). This renders real photos at 480 px, at 1080 px (size=auto
 pixel of a 12-megapixel photo (size=full), with the book's dream, a painting filter, the guide's
 fast style and no dream, and prints estimate, real time and their ratio.
 
-    python -m scripts.bench_estimate [--threads 2]
+    python -m prismarec.scripts.bench_estimate [--threads 2]
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import time
 
 import skimage.data
 import torch
-
-from renderer.backbones import load_backbone
-from renderer.cost import estimate_seconds
-from renderer.images import resize
-from renderer.params import RenderParams
-from renderer.pipeline import render
+from prismarec.renderer.backbones import load_backbone
+from prismarec.renderer.cost import estimate_seconds
+from prismarec.renderer.images import resize
+from prismarec.renderer.params import RenderParams
+from prismarec.renderer.pipeline import render
 
 LOOKS = {"book dream": RenderParams(), "painting": RenderParams(style="painting", painting="4+10", layer=None),
          "fast style": RenderParams(style="fast", style_at="photo", layer=None),

@@ -5,7 +5,7 @@ The large sizes use SYNTHETIC vectors (clustered unit vectors standing in for ph
 embeddings, with one render and verdict per tenth photo); the query and the ingest run
 on real photos from skimage.data with the real backbone.
 
-Run: .venv/bin/python -m scripts.bench_recommend [--sizes 1000 10000 100000 1000000]
+Run: .venv/bin/python -m prismarec.scripts.bench_recommend [--sizes 1000 10000 100000 1000000]
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ from pathlib import Path
 import numpy as np
 import skimage.data
 from PIL import Image
+from prismarec.db import Database
+from prismarec.db.models import Curator, Embedding, Photo, Render, Verdict
+from prismarec.db.store import params_hash
+from prismarec.indexer.catalog import Catalog
+from prismarec.indexer.embed import embed
+from prismarec.recommender.recommend import recommend_for_vector
+from prismarec.renderer.backbones import load_backbone
 from sqlalchemy import insert
-
-from db import Database
-from db.models import Curator, Embedding, Photo, Render, Verdict
-from db.store import params_hash
-from indexer.catalog import Catalog
-from indexer.embed import embed
-from recommender.recommend import recommend_for_vector
-from renderer.backbones import load_backbone
 
 from .make_demo_curation import PALETTE
 
@@ -65,8 +64,8 @@ def fill(db: Database, backbone: str, n: int, dim: int, rng: np.random.Generator
 
 def build_alone(url: str, backbone: str, dim: int, folder: Path) -> None:
     """Build the index in a process of its own, so that its recorded peak memory is the build's."""
-    code = ("import sys; from pathlib import Path; from db import Database; "
-            "from indexer.vector_index import VectorIndex; "
+    code = ("import sys; from pathlib import Path; from prismarec.db import Database; "
+            "from prismarec.indexer.vector_index import VectorIndex; "
             "VectorIndex(Database(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])).rebuild()")
     subprocess.run([sys.executable, "-c", code, url, backbone, str(dim), str(folder)], check=True)
 

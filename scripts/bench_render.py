@@ -3,7 +3,7 @@
 in GFLOP per CPU-second beside a float32 matmul's, and its memory floor (the bytes its kernels
 move, at a copy's rate); a default render per stage; batched against one-by-one renders.
 
-Run: .venv/bin/python -m scripts.bench_render [--threads N]   (every side measured in this one run)
+Run: .venv/bin/python -m prismarec.scripts.bench_render [--threads N]   (every side measured in this one run)
 """
 
 from __future__ import annotations
@@ -14,20 +14,19 @@ from collections.abc import Callable
 
 import skimage.data
 import torch
+from prismarec.renderer.backbones import load_backbone
+from prismarec.renderer.blend import blend, keep_map
+from prismarec.renderer.cost import pixel_steps
+from prismarec.renderer.dream import amplify, dream, full_precision, gradient
+from prismarec.renderer.images import fit_cover, resize, to_gray
+from prismarec.renderer.masks import make_mask
+from prismarec.renderer.params import RenderParams
+from prismarec.renderer.pipeline import render, render_many
+from prismarec.scripts import book_reference as book
+from prismarec.scripts.notebook_dream import notebook_dream
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
-
-from renderer.backbones import load_backbone
-from renderer.blend import blend, keep_map
-from renderer.cost import pixel_steps
-from renderer.dream import amplify, dream, full_precision, gradient
-from renderer.images import fit_cover, resize, to_gray
-from renderer.masks import make_mask
-from renderer.params import RenderParams
-from renderer.pipeline import render, render_many
-from scripts import book_reference as book
-from scripts.notebook_dream import notebook_dream
 
 
 def best_of(fn, repeats: int) -> float:

@@ -7,7 +7,7 @@ Real photo (skimage.data.chelsea) and style image (astronaut). Gatys runs with t
 weights of `PRISMAREC_VGG19` or the torch cache when present; otherwise with a random VGG-19
 made here, which times the iterations but paints nothing meaningful (said in the output).
 
-Run: .venv/bin/python -m scripts.bench_style [--repeats 5] [--gatys-iters 5]
+Run: .venv/bin/python -m prismarec.scripts.bench_style [--repeats 5] [--gatys-iters 5]
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ import numpy as np
 import skimage.data
 import torch
 from PIL import Image
-
-from renderer import gatys
-from renderer.images import resize
-from renderer.params import RenderParams
-from renderer.pipeline import render
-from renderer.style import fast_style
+from prismarec.renderer import gatys
+from prismarec.renderer.images import resize
+from prismarec.renderer.params import RenderParams
+from prismarec.renderer.pipeline import render
+from prismarec.renderer.style import fast_style
 
 
 def _median(fn, repeats: int) -> float:

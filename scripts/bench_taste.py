@@ -5,7 +5,7 @@ Photos: every scene of the bank (`recommender.simulation`) and its mirror image,
 each; verdicts from a generated curator (a simulation). Three source photos are held out: the
 queries come from them, so the taste model decides.
 
-Run: .venv/bin/python -m scripts.bench_taste [--seed 1000] [--queries 30]
+Run: .venv/bin/python -m prismarec.scripts.bench_taste [--seed 1000] [--queries 30]
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-
-from indexer.embed import embed
-from recommender.choose import NEIGHBOURS, choose, learn
-from recommender.simulation import VARIANT_KINDS, Curator, scene_bank
-from recommender.taste import TastePhoto
-from recommender.transfer import Photos, curate
-from renderer.backbones import load_backbone
+from prismarec.indexer.embed import embed
+from prismarec.recommender.choose import NEIGHBOURS, choose, learn
+from prismarec.recommender.simulation import VARIANT_KINDS, Curator, scene_bank
+from prismarec.recommender.taste import TastePhoto
+from prismarec.recommender.transfer import Photos, curate
+from prismarec.renderer.backbones import load_backbone
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ alone and while an expensive full render runs, side by side in one run.
 A real photo (skimage.data.chelsea) and the offline backbone; the server runs in-process
 (uvicorn on 127.0.0.1) and is called over HTTP, as a browser would.
 
-Run: .venv/bin/python -m scripts.bench_web [--previews 20] [--render-size 1600]
+Run: .venv/bin/python -m prismarec.scripts.bench_web [--previews 20] [--render-size 1600]
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ import numpy as np
 import skimage.data
 import uvicorn
 from PIL import Image
-
-from db import Database
-from db.store import add_curator_token
-from studio.service import Studio
+from prismarec.db import Database
+from prismarec.db.store import add_curator_token
+from prismarec.studio.service import Studio
 
 
 def _serve(db_url: str) -> tuple[str, uvicorn.Server]:
-    from studio.web import create_app
+    from prismarec.studio.web import create_app
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -5,7 +5,7 @@ taste over photo descriptors, several of which the product does not compute. Dev
 range of seeds and report on another: the README's figures are seeds 2000-2049, run once, after
 the learner was settled (development looked at 0-19, and at 1000-1005 with an earlier learner).
 
-Run: .venv/bin/python -m scripts.eval_curators --curators random:50 --seed 2000 [--curves 10]
+Run: .venv/bin/python -m prismarec.scripts.eval_curators --curators random:50 --seed 2000 [--curves 10]
      [--workers 2] [--json transfer.json] [--plot docs/transfer.png]
 """
 
@@ -16,10 +16,9 @@ import json
 from pathlib import Path
 
 import torch
-
-from recommender.simulation import parse_curators
-from recommender.transfer import Photos, one_line, plot, run, summary, table
-from renderer.backbones import load_backbone
+from prismarec.recommender.simulation import parse_curators
+from prismarec.recommender.transfer import Photos, one_line, plot, run, summary, table
+from prismarec.renderer.backbones import load_backbone
 
 
 def main() -> None:

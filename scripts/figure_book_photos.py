@@ -7,7 +7,7 @@ mask, as the chapter's rule expects a mask covering little of the photo); no gui
 whole photo is dreamt; the stem layer (`conv1/7x7_s2`) dreamt before its ReLU (Caffe's
 blob, the default) and after it (`post_relu=true`). All dream `conv2/3x3_reduce` but the last two.
 
-    python -m scripts.figure_book_photos docs/book_photos.jpg
+    python -m prismarec.scripts.figure_book_photos docs/book_photos.jpg
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import sys
 import numpy as np
 import skimage.data
 from PIL import Image, ImageDraw
-
-from renderer.backbones import Backbone, load_backbone
-from renderer.params import RenderParams
-from renderer.pipeline import render
+from prismarec.renderer.backbones import Backbone, load_backbone
+from prismarec.renderer.params import RenderParams
+from prismarec.renderer.pipeline import render
 
 WIDTH = 256
 BOOK = RenderParams(size=WIDTH)

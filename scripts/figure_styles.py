@@ -7,7 +7,7 @@ style painted on the photo; and Gatys when VGG-19 ImageNet weights are present (
 or the torch cache). Rows: `chelsea` with `astronaut` as the guide, `coffee` with Hubble's deep
 field, a portrait crop of `astronaut` with `coffee`.
 
-    python -m scripts.figure_styles docs/styles.jpg
+    python -m prismarec.scripts.figure_styles docs/styles.jpg
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import sys
 
 import skimage.data
 from PIL import Image
-
-from recommender.choose import HOUSE_LOOK
-from renderer.backbones import load_backbone
-from renderer.gatys import vgg19_weights_path
-from renderer.painting import describe
-from renderer.params import RenderParams
+from prismarec.recommender.choose import HOUSE_LOOK
+from prismarec.renderer.backbones import load_backbone
+from prismarec.renderer.gatys import vgg19_weights_path
+from prismarec.renderer.painting import describe
+from prismarec.renderer.params import RenderParams
 
 from .figure_book_photos import grid
 

@@ -6,7 +6,7 @@ are on another scale. This prints the three terms for real photos, the numbers a
 of `renderer.gatys`'s weights starts from. It needs ImageNet VGG-19 weights (`PRISMAREC_VGG19`,
 torchvision's cache or its download).
 
-    PRISMAREC_VGG19=vgg19-dcbb9e9d.pth python -m scripts.gatys_balance
+    PRISMAREC_VGG19=vgg19-dcbb9e9d.pth python -m prismarec.scripts.gatys_balance
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import argparse
 
 import skimage.data
 import torch
-
-from renderer.gatys import loss_terms
+from prismarec.renderer.gatys import loss_terms
 
 PAIRS = (("chelsea", "astronaut"), ("coffee", "hubble_deep_field"), ("rocket", "coffee"))
 

@@ -11,8 +11,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 torch.cuda.get_device_name())"
 status=0
 "$PY" -m pytest -q -p no:cacheprovider tests/renderer || status=1
-"$PY" -m scripts.bench_render --n3 1 120
-"$PY" -m scripts.bench_style --repeats 3 --gatys-iters 3  # onnxruntime uses CUDA when onnxruntime-gpu is installed
+"$PY" -m prismarec.scripts.bench_render --n3 1 120
+"$PY" -m prismarec.scripts.bench_style --repeats 3 --gatys-iters 3  # onnxruntime uses CUDA when onnxruntime-gpu is installed
 "$PY" -c "import faiss; print('faiss', faiss.__version__, 'GPUs seen by faiss:', faiss.get_num_gpus())"
-"$PY" -m scripts.bench_recommend --sizes 1000 100000 --queries 20
+"$PY" -m prismarec.scripts.bench_recommend --sizes 1000 100000 --queries 20
 exit $status

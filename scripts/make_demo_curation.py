@@ -36,7 +36,7 @@ by the curator "simulated" (or "vivid"). Because the rule depends on the photo's
 (crops of one scene) share their best parameters and different scenes differ: the kind of
 data on which a recommender can be checked.
 
-Run: .venv/bin/python -m scripts.make_demo_curation [--size 160] [--variants 4] [--taste vivid|warm]
+Run: .venv/bin/python -m prismarec.scripts.make_demo_curation [--size 160] [--variants 4] [--taste vivid|warm]
 [--scenes more]
 """
 
@@ -47,16 +47,15 @@ import argparse
 import numpy as np
 import skimage.data
 from PIL import Image
+from prismarec.db import Database, data_home
+from prismarec.db.store import tag
+from prismarec.indexer.catalog import Catalog
+from prismarec.recommender.simulation import VARIANT_KINDS, variants
+from prismarec.renderer.backbones import load_backbone
+from prismarec.renderer.images import resize, to_gray
+from prismarec.renderer.params import RenderParams
+from prismarec.studio.recording import render_and_record
 from skimage import color, filters
-
-from db import Database, data_home
-from db.store import tag
-from indexer.catalog import Catalog
-from recommender.simulation import VARIANT_KINDS, variants
-from renderer.backbones import load_backbone
-from renderer.images import resize, to_gray
-from renderer.params import RenderParams
-from studio.recording import render_and_record
 
 from .sample_photos import NAMES
 

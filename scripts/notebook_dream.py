@@ -13,9 +13,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage as nd
 import torch
-
-from renderer.backbones import Backbone
-from renderer.params import RenderParams
+from prismarec.renderer.backbones import Backbone
+from prismarec.renderer.params import RenderParams
 
 
 def make_step(net: Backbone, src: np.ndarray, layer: tuple, step_size: float, jitter: int,

@@ -3,8 +3,8 @@
 Serves the given database in-process, signs in a curator, and photographs each page with
 Debian's Chromium through Playwright; the four shots are tiled into docs/pages.jpg.
 
-Run: PRISMAREC_HOME=<a demo home> .venv/bin/python -m scripts.screenshot_pages [--out docs/pages.jpg]
-(build a demo home with `python -m scripts.make_demo_curation`).
+Run: PRISMAREC_HOME=<a demo home> .venv/bin/python -m prismarec.scripts.screenshot_pages [--out docs/pages.jpg]
+(build a demo home with `python -m prismarec.scripts.make_demo_curation`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from pathlib import Path
 
 from PIL import Image
 from playwright.sync_api import sync_playwright
+from prismarec.db import Database, Render
+from prismarec.db.store import add_curator_token
 from sqlalchemy import func, select
-
-from db import Database, Render
-from db.store import add_curator_token
 
 from .bench_web import _serve
 

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-
-from db.store import CuratedRender
-from renderer.backbones import Backbone
-from renderer.images import resize
-from renderer.painting import FILTERS, describe
-from renderer.params import RenderParams
-from renderer.pipeline import render
+from prismarec.db.store import CuratedRender
+from prismarec.renderer.backbones import Backbone
+from prismarec.renderer.images import resize
+from prismarec.renderer.painting import FILTERS, describe
+from prismarec.renderer.params import RenderParams
+from prismarec.renderer.pipeline import render
 
 THUMB = 200
 PAD = 8

@@ -7,13 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-from db import Database
-from db.store import add_render, delete_render
-from indexer.catalog import Catalog, Photo
-from renderer.images import RENDER_KEY, save_png
-from renderer.params import RenderParams
-from renderer.pipeline import RenderResult, render
+from prismarec.db import Database
+from prismarec.db.store import add_render, delete_render
+from prismarec.indexer.catalog import Catalog, Photo
+from prismarec.renderer.images import RENDER_KEY, save_png
+from prismarec.renderer.params import RenderParams
+from prismarec.renderer.pipeline import RenderResult, render
 
 from .outputs import fresh_output
 

@@ -17,20 +17,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-
-from db import Database, NotFound
-from db.models import Guide
-from db.store import CuratorInfo, curator_exists, delete_photo, delete_render, find_renders, remove_curator, untag
-from db.store import curators as list_curators
-from db.store import tag as store_tag
-from recommender import MIN_SIMILARITY
-from renderer.params import DEFAULT_MAX_SECONDS, RenderParams
+from prismarec.db import Database, NotFound
+from prismarec.db.models import Guide
+from prismarec.db.store import (
+    CuratorInfo,
+    curator_exists,
+    delete_photo,
+    delete_render,
+    find_renders,
+    remove_curator,
+    untag,
+)
+from prismarec.db.store import curators as list_curators
+from prismarec.db.store import tag as store_tag
+from prismarec.recommender import MIN_SIMILARITY
+from prismarec.renderer.params import DEFAULT_MAX_SECONDS, RenderParams
 
 if TYPE_CHECKING:  # the network side (torch, scikit-learn) is imported on first use: tagging needs none of it
-    from indexer.catalog import Catalog, GuideFile, Photo
-    from recommender.recommend import Recommendation
-    from recommender.suggest import Suggestion
-    from renderer.pipeline import RenderResult
+    from prismarec.indexer.catalog import Catalog, GuideFile, Photo
+    from prismarec.recommender.recommend import Recommendation
+    from prismarec.recommender.suggest import Suggestion
+    from prismarec.renderer.pipeline import RenderResult
 
     from .looks import Look
     from .sweep import SweepReport, SweepTask
@@ -76,8 +83,8 @@ class Studio:
 
     @property
     def catalog(self) -> Catalog:
-        from indexer.catalog import Catalog
-        from renderer.backbones import load_backbone
+        from prismarec.indexer.catalog import Catalog
+        from prismarec.renderer.backbones import load_backbone
 
         with self._lock:
             if self._catalog is None:
@@ -91,13 +98,13 @@ class Studio:
         return self.catalog.register(ref)
 
     def _photo(self, photo: PhotoRef | Photo) -> Photo:
-        from indexer.catalog import Photo
+        from prismarec.indexer.catalog import Photo
 
         return photo if isinstance(photo, Photo) else self.photo(photo)
 
     def _read(self, photo: PhotoRef | Photo) -> Photo:
         """A photo by id, or a file decoded without registering it (registered once nothing refuses)."""
-        from indexer.catalog import Photo
+        from prismarec.indexer.catalog import Photo
 
         if isinstance(photo, Photo):
             return photo
@@ -111,7 +118,7 @@ class Studio:
 
     def read_guide(self, ref: PhotoRef | GuideFile) -> GuideFile:
         """A guide by id (decoded once per process), or a file decoded without registering it."""
-        from indexer.catalog import GuideFile
+        from prismarec.indexer.catalog import GuideFile
 
         if isinstance(ref, GuideFile):
             return ref
@@ -133,7 +140,7 @@ class Studio:
 
     def _recommend(self, photo: Photo, k: int = 5, min_similarity: float = MIN_SIMILARITY,
                    curator: str | None = None) -> Recommendation:
-        from recommender.recommend import recommend_for_vector
+        from prismarec.recommender.recommend import recommend_for_vector
 
         found = self.catalog.embedded(photo)
         return recommend_for_vector(self.catalog, found.embedding, k, image=found.image,
@@ -147,7 +154,7 @@ class Studio:
         Whatever can refuse (the photo and guide files, the parameters, the estimated time, the
         output) is checked before anything is written: a refused render leaves no row and no file.
         """
-        from renderer.pipeline import check_render
+        from prismarec.renderer.pipeline import check_render
 
         from .outputs import check_output
         from .recording import render_and_record
@@ -187,7 +194,7 @@ class Studio:
         already holds this photo's render with the chosen set and guide (`skipped`). `adjust`
         overrides fields of the choice; `auto_guide` takes the guide the recommendation names
         (else `guide`). Refused (ValueError) before anything is written when it cannot render."""
-        from renderer.pipeline import check_render
+        from prismarec.renderer.pipeline import check_render
 
         from .outputs import fresh_output
         from .sweep import SweepTask
@@ -232,7 +239,7 @@ class Studio:
         point checked (values, guide, time) on every photo before anything is written — a sweep
         that cannot render is refused (ValueError) here, not render by render later. Unreadable
         photo files are passed to `on_skip` and left out."""
-        from renderer.pipeline import check_render
+        from prismarec.renderer.pipeline import check_render
 
         from .sweep import plan
 
@@ -328,7 +335,7 @@ class Studio:
     def strip(self, photo: PhotoRef | Photo, curator: str | None = None, filters: int = 8) -> list[Look]:
         """The filter strip's looks for a photo: its recommendation and alternatives, then `filters`
         painting filters, those curators liked most first."""
-        from db.store import curated
+        from prismarec.db.store import curated
 
         from .looks import liked_filters, strip_looks
 
@@ -339,7 +346,7 @@ class Studio:
         return looks[: 1 + len(rec.alternatives) + filters]
 
     def suggest(self, n: int = 20, curator: str | None = None) -> list[Suggestion]:
-        from recommender.suggest import suggest
+        from prismarec.recommender.suggest import suggest
 
         return suggest(self.catalog, n, curator)
 

@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from db.store import find_renders
-from indexer.catalog import Catalog
-from renderer.images import load_image, save_png
-from renderer.params import RANGES, RenderParams, field_names, parse_value
-from renderer.pipeline import RenderResult, dream_key, render_many
+from prismarec.db.store import find_renders
+from prismarec.indexer.catalog import Catalog
+from prismarec.renderer.images import load_image, save_png
+from prismarec.renderer.params import RANGES, RenderParams, field_names, parse_value
+from prismarec.renderer.pipeline import RenderResult, dream_key, render_many
 
 from .recording import png_metadata, record
 
@@ -119,7 +118,7 @@ def render_group(tasks: list[SweepTask]) -> list[RenderResult | Exception]:
     Runs in any worker; the backbone loads once per process. Each task's outcome comes back in
     its place: the result, without its pixels (they are in the PNG), or the exception that stopped it.
     """
-    from renderer.backbones import load_backbone
+    from prismarec.renderer.backbones import load_backbone
 
     first = tasks[0]
     try:

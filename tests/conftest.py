@@ -21,7 +21,7 @@ def photos() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def net():
-    from renderer.backbones import load_backbone
+    from prismarec.renderer.backbones import load_backbone
 
     return load_backbone("efficientnet-lite0", device="cpu")
 

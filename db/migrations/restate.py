@@ -2,9 +2,8 @@
 
 import sqlalchemy as sa
 from alembic import op
-
-from db.store import params_hash
-from renderer.params import PARAMS_VERSION, RenderParams
+from prismarec.db.store import params_hash
+from prismarec.renderer.params import PARAMS_VERSION, RenderParams
 
 
 def restate_stored_params() -> None:

@@ -17,14 +17,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from PIL import Image
+from prismarec.db import renders_dir
+from prismarec.db.store import content_hash
+from prismarec.renderer.files import atomic_write
+from prismarec.renderer.params import DEFAULT_MAX_SECONDS, RenderParams
+from prismarec.studio.sweep import neighbourhood
 from pydantic import BaseModel, Field, StrictInt
 from starlette.concurrency import run_in_threadpool
-
-from db import renders_dir
-from db.store import content_hash
-from renderer.files import atomic_write
-from renderer.params import DEFAULT_MAX_SECONDS, RenderParams
-from studio.sweep import neighbourhood
 
 from .context import BodyId, CuratorDep, ItemId, OptionalId, Site, SiteDep
 from .security import MAX_UPLOAD_BYTES, UploadTooLarge, check_upload
@@ -78,8 +77,8 @@ STRIP_THUMB = 112  # the tune page's filter strip: thumbnail width
 def looks(site: SiteDep, name: CuratorDep, photo_id: ItemId, guide: OptionalId = None) -> dict:
     """The filter strip: the photo in its recommended looks, then the painting filters (liked ones
     first), best first, as thumbnails with their parameters, for one click to apply."""
-    from renderer.images import resize
-    from studio.looks import caption, render_look
+    from prismarec.renderer.images import resize
+    from prismarec.studio.looks import caption, render_look
 
     photo = site.studio.photo(photo_id)
     guide_image = site.studio.guide(guide)[1] if guide is not None else None
@@ -132,8 +131,8 @@ def bulk_verdict(site: SiteDep, name: CuratorDep, body: BulkVerdictBody) -> dict
 @router.post("/preview")
 def preview(site: SiteDep, name: CuratorDep, body: RenderBody) -> Response:
     """A small render for the tune page; cheap by budget, and dropped when a newer one is asked for."""
-    from renderer.cost import BudgetError
-    from renderer.pipeline import render_preview
+    from prismarec.renderer.cost import BudgetError
+    from prismarec.renderer.pipeline import render_preview
 
     params = RenderParams.from_dict(body.params)
     photo = site.studio.photo(body.photo_id)
@@ -191,7 +190,7 @@ def start_job(site: Site, kind: str, total: int, work: Callable[[Callable[[], No
 def full_render(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
     """Queue a full render as a job (refused with 422 now when it cannot render); the job's result
     names the new render."""
-    from renderer.pipeline import check_render
+    from prismarec.renderer.pipeline import check_render
 
     params = RenderParams.from_dict(body.params)
     photo = site.studio.photo(body.photo_id)

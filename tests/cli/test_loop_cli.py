@@ -3,9 +3,8 @@
 import json
 
 from PIL import Image
+from prismarec.cli.main import app
 from typer.testing import CliRunner
-
-from cli.main import app
 
 runner = CliRunner()
 LITE = ["--backbone", "efficientnet-lite0"]

@@ -10,13 +10,12 @@ import sys
 import pytest
 from alembic import command
 from PIL import Image
+from prismarec.cli.main import app
+from prismarec.db import Database
+from prismarec.db.session import alembic_config
+from prismarec.db.store import current_verdicts
 from sqlalchemy import create_engine
 from typer.testing import CliRunner
-
-from cli.main import app
-from db import Database
-from db.session import alembic_config
-from db.store import current_verdicts
 
 runner = CliRunner()
 LITE = ["--backbone", "efficientnet-lite0"]
@@ -238,7 +237,7 @@ def test_cli_output_is_readable_in_a_pipe(tmp_path, photos, monkeypatch):
 
 
 def test_a_batch_reports_each_photo_as_it_finishes(tmp_path, photos, monkeypatch):
-    from studio.service import Studio
+    from prismarec.studio.service import Studio
 
     for name in ("coffee", "rocket"):
         save(tmp_path / f"{name}.png", photos[name])

@@ -2,11 +2,10 @@ import json
 
 import pytest
 from PIL import Image
+from prismarec.cli.main import app
+from prismarec.renderer.images import read_png_metadata
+from prismarec.renderer.params import RenderParams
 from typer.testing import CliRunner
-
-from cli.main import app
-from renderer.images import read_png_metadata
-from renderer.params import RenderParams
 
 runner = CliRunner()
 

@@ -1,9 +1,8 @@
 """`prismarec serve`: what it hands to uvicorn."""
 
 import uvicorn
+from prismarec.cli.main import app
 from typer.testing import CliRunner
-
-from cli.main import app
 
 runner = CliRunner()
 

@@ -5,13 +5,12 @@ import json
 
 from alembic import command
 from PIL import Image
+from prismarec.cli.main import app
+from prismarec.db.session import alembic_config
+from prismarec.indexer.embed import embed
+from prismarec.renderer.params import RenderParams
 from sqlalchemy import create_engine
 from typer.testing import CliRunner
-
-from cli.main import app
-from db.session import alembic_config
-from indexer.embed import embed
-from renderer.params import RenderParams
 
 runner = CliRunner()
 LITE = ["--backbone", "efficientnet-lite0"]

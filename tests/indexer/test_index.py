@@ -1,15 +1,14 @@
 import json
 
 import numpy as np
+import prismarec.indexer.vector_index as vi
 import pytest
 from PIL import Image
-
-import indexer.vector_index as vi
-from db import Database
-from db.store import add_embedding, add_photo
-from indexer.catalog import Catalog
-from indexer.embed import embed
-from indexer.vector_index import IndexMismatchError, VectorIndex
+from prismarec.db import Database
+from prismarec.db.store import add_embedding, add_photo
+from prismarec.indexer.catalog import Catalog
+from prismarec.indexer.embed import embed
+from prismarec.indexer.vector_index import IndexMismatchError, VectorIndex
 
 
 @pytest.fixture
@@ -101,7 +100,7 @@ def test_large_index_switches_to_ivf_with_high_recall_and_notices_removals(db, t
     curated = np.arange(1, 3001, 7)
     _, ids = index.search(x[0], 10, among=curated)
     assert set(ids[0]) <= set(curated)
-    from studio.service import Studio
+    from prismarec.studio.service import Studio
 
     Studio(db).delete_photo(5)  # a removal: the next query rebuilds without it
     index.refresh()
@@ -109,7 +108,7 @@ def test_large_index_switches_to_ivf_with_high_recall_and_notices_removals(db, t
 
 
 def test_freshness_is_read_from_the_newest_id_and_a_removal_counter(db, tmp_path):
-    from db.store import bump, embedding_signature, verdict_signature
+    from prismarec.db.store import bump, embedding_signature, verdict_signature
 
     with db.session() as s:
         photo, _ = add_photo(s, "a" * 64, "/p", 1, 1)
@@ -197,7 +196,7 @@ def test_temporary_files_of_killed_writers_are_cleaned_up(db, tmp_path):
 def test_opening_a_registered_photo_decodes_once_and_never_hashes(db, net, photos, tmp_path, monkeypatch):
     import os
 
-    import indexer.catalog as catalog_module
+    import prismarec.indexer.catalog as catalog_module
 
     path = tmp_path / "chelsea.png"
     Image.fromarray(photos["chelsea"]).save(path)

@@ -1,18 +1,17 @@
 import numpy as np
 import pytest
 from PIL import Image
-
-from db import Database
-from db.models import Guide
-from db.store import CuratedRender, params_hash
-from indexer.catalog import Catalog
-from recommender.choose import HOUSE_LOOK
-from recommender.evaluate import evaluate
-from recommender.ranking import best_per_photo, rank, style_of
-from recommender.recommend import recommend
-from renderer.params import RenderParams
-from scripts.make_demo_curation import build
-from studio.recording import render_and_record
+from prismarec.db import Database
+from prismarec.db.models import Guide
+from prismarec.db.store import CuratedRender, params_hash
+from prismarec.indexer.catalog import Catalog
+from prismarec.recommender.choose import HOUSE_LOOK
+from prismarec.recommender.evaluate import evaluate
+from prismarec.recommender.ranking import best_per_photo, rank, style_of
+from prismarec.recommender.recommend import recommend
+from prismarec.renderer.params import RenderParams
+from prismarec.scripts.make_demo_curation import build
+from prismarec.studio.recording import render_and_record
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,7 @@ def test_crop_of_curated_photo_gets_its_good_parameters(curation, tmp_path, phot
     assert "rocket" in nearest.path
     good_on_nearest = {v["render_id"] for v in nearest.verdicts if v["verdict"] == "good"}
     assert good_on_nearest
-    from db.models import Render
+    from prismarec.db.models import Render
 
     with curation.db.session() as s:
         good_params = {style_of(RenderParams.from_json(s.get(Render, r).params)) for r in good_on_nearest}
@@ -81,9 +80,8 @@ def test_evaluation_reports_both_protocols_against_the_baselines(curation):
 
 def test_unrelated_photo_falls_back_to_the_most_liked_set_instead_of_copying_a_stranger(curation, tmp_path):
     import skimage.data
-
-    from db.store import curated
-    from recommender.ranking import most_liked
+    from prismarec.db.store import curated
+    from prismarec.recommender.ranking import most_liked
 
     path = tmp_path / "coins.png"
     Image.fromarray(skimage.data.coins()).convert("RGB").save(path)
@@ -98,7 +96,7 @@ def test_unrelated_photo_falls_back_to_the_most_liked_set_instead_of_copying_a_s
 
 
 def test_a_bad_verdict_on_the_recommended_style_changes_the_next_recommendation(curation, tmp_path, photos):
-    from db.store import tag
+    from prismarec.db.store import tag
 
     path = tmp_path / "rocket-crop-2.png"
     Image.fromarray(photos["rocket"][30:410, 20:600]).save(path)
@@ -118,10 +116,9 @@ def test_taste_model_carries_a_rule_about_the_look_to_unseen_photos(net, for_dar
     """A curator who wants one set for dark photos and another for bright ones: the model, fitted
     on some real photos, applies the rule to photos it has never seen."""
     import skimage.data
-
-    from indexer.embed import embed
-    from recommender.taste import Library, TasteModel, TastePhoto, small
-    from recommender.traits import photo_traits
+    from prismarec.indexer.embed import embed
+    from prismarec.recommender.taste import Library, TasteModel, TastePhoto, small
+    from prismarec.recommender.traits import photo_traits
 
     names = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "camera",
              "coins", "moon", "page", "clock", "brick", "grass", "gravel", "cell", "text", "colorwheel", "retina"]
@@ -157,7 +154,7 @@ def test_a_neighbours_favourite_beats_everyones_runner_up():
 
 
 def test_uncurated_look_alikes_do_not_push_curated_neighbours_out(tmp_path, net, photos):
-    from db.store import tag
+    from prismarec.db.store import tag
 
     catalog = Catalog(Database(f"sqlite:///{tmp_path / 'c.db'}"), net, tmp_path / "idx")
     coffee = photos["coffee"]
@@ -179,7 +176,7 @@ def test_uncurated_look_alikes_do_not_push_curated_neighbours_out(tmp_path, net,
 
 
 def test_each_curator_gets_their_own_taste(tmp_path, net, photos):
-    from db.store import tag
+    from prismarec.db.store import tag
 
     catalog = Catalog(Database(f"sqlite:///{tmp_path / 'c.db'}"), net, tmp_path / "idx")
     path = tmp_path / "rocket.png"
@@ -200,8 +197,7 @@ def test_each_curator_gets_their_own_taste(tmp_path, net, photos):
 
 def test_suggestions_are_new_scenes_first_and_spread_out(curation, tmp_path, photos):
     import skimage.data
-
-    from recommender.suggest import suggest
+    from prismarec.recommender.suggest import suggest
 
     coins = np.asarray(Image.fromarray(skimage.data.coins()).convert("RGB"))
     moon = np.asarray(Image.fromarray(skimage.data.moon()).convert("RGB"))
@@ -225,11 +221,10 @@ def test_a_darker_exposure_of_a_curated_scene_gets_what_the_curator_likes_on_dar
     A photo curated itself keeps its own favourite."""
     import skimage.data
     from PIL import ImageEnhance
-
-    from indexer.embed import embed
-    from recommender.choose import choose, learn
-    from recommender.taste import Library, TastePhoto, small
-    from recommender.traits import photo_traits
+    from prismarec.indexer.embed import embed
+    from prismarec.recommender.choose import choose, learn
+    from prismarec.recommender.taste import Library, TastePhoto, small
+    from prismarec.recommender.traits import photo_traits
 
     for_dark, for_bright = RenderParams(enhance="Brightness"), RenderParams(enhance="Contrast")
     names = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "camera",
@@ -272,7 +267,7 @@ def test_a_darker_exposure_of_a_curated_scene_gets_what_the_curator_likes_on_dar
 
 
 def test_a_photos_grades_put_untagged_renders_between_good_and_bad(photos):
-    from recommender.taste import Library
+    from prismarec.recommender.taste import Library
 
     fav, good, seen, bad = (RenderParams(n1=n) for n in (3, 5, 7, 9))
     rows = [CuratedRender(1, 1, None, fav, "good", 5, "a"), CuratedRender(1, 2, None, good, "good", 4, "a"),
@@ -283,7 +278,7 @@ def test_a_photos_grades_put_untagged_renders_between_good_and_bad(photos):
 
 
 def test_the_warm_curator_boosts_colour_on_warm_photos_only(photos):
-    from scripts.make_demo_curation import photo_traits, warm_score
+    from prismarec.scripts.make_demo_curation import photo_traits, warm_score
 
     colour, plain = RenderParams(enhance="Color"), RenderParams(enhance=None)
     coffee, rocket = photo_traits(photos["coffee"]), photo_traits(photos["rocket"])
@@ -293,8 +288,8 @@ def test_the_warm_curator_boosts_colour_on_warm_photos_only(photos):
 
 
 def test_learning_again_reuses_thumbnails_and_what_each_set_does_to_each_photo(curation, monkeypatch):
-    from recommender import recommend as recommending
-    from recommender import taste
+    from prismarec.recommender import recommend as recommending
+    from prismarec.recommender import taste
 
     computed = []
     real = taste.outcome
@@ -313,7 +308,7 @@ def test_learning_again_reuses_thumbnails_and_what_each_set_does_to_each_photo(c
 
 
 def test_confidence_of_the_taste_model_follows_held_out_outcomes_and_is_never_certain():
-    from recommender.taste import Platt
+    from prismarec.recommender.taste import Platt
 
     rng = np.random.default_rng(0)
     margins = rng.uniform(0, 2, 400)
@@ -327,8 +322,7 @@ def test_confidence_of_the_taste_model_follows_held_out_outcomes_and_is_never_ce
 def test_a_set_turned_down_on_a_new_scene_is_not_offered_for_it_again(curation, tmp_path):
     """Neither the taste model nor the most-liked set repeats a set the curator tagged bad on this photo."""
     import skimage.data
-
-    from db.store import tag
+    from prismarec.db.store import tag
 
     path = tmp_path / "gravel.png"
     Image.fromarray(skimage.data.gravel()).convert("RGB").save(path)

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-
-from db.store import CuratedRender, params_hash
-from recommender.evaluate import ProtocolReport
-from recommender.ranking import confidence, rank, turned_down
-from recommender.simulation import DESCRIPTORS, Curator, scene_bank
-from renderer.params import RenderParams
+from prismarec.db.store import CuratedRender, params_hash
+from prismarec.recommender.evaluate import ProtocolReport
+from prismarec.recommender.ranking import confidence, rank, turned_down
+from prismarec.recommender.simulation import DESCRIPTORS, Curator, scene_bank
+from prismarec.renderer.params import RenderParams
 
 
 def test_a_seed_draws_one_curator_and_another_seed_another():
@@ -47,7 +46,7 @@ def test_the_scene_bank_holds_every_bundled_photo_and_groups_regions_with_their_
 @pytest.fixture(scope="module")
 def bank_photos(net):
     """Every source of the bank in three versions: the photo, a corner crop, a brighter exposure."""
-    from recommender.transfer import Photos
+    from prismarec.recommender.transfer import Photos
 
     return Photos.build(net, kinds=(0, 1, 7), scenes=[s for s in scene_bank() if s.name == s.group])
 
@@ -58,8 +57,8 @@ def test_a_generated_curators_taste_reaches_new_scenes(bank_photos, seed):
     """Every source of the bank, three versions each: on scenes held out a fifth at a time the learner
     matches the favourite more often than the curator's most frequent favourite does. (With half
     the sources, about eleven scenes to learn from, it often does not: transfer needs variety.)"""
-    from recommender.evaluate import Renders, evaluate_library
-    from recommender.transfer import curate, guide_image
+    from prismarec.recommender.evaluate import Renders, evaluate_library
+    from prismarec.recommender.transfer import curate, guide_image
 
     lib = curate(Curator.generate(seed), bank_photos).library
     report = evaluate_library(lib, bank_photos.images, Renders(None, 32, guide_image()), protocols=("scene",))["scene"]
@@ -92,7 +91,7 @@ def test_an_evaluation_on_a_few_photos_says_its_figures_mean_little():
 
 
 def test_the_next_photo_to_curate_is_a_new_one_the_model_is_unsure_of():
-    from recommender.suggest import teaching_order
+    from prismarec.recommender.suggest import teaching_order
 
     a = np.array([1.0, 0.0, 0.0])
     twin = np.array([0.99, 0.141, 0.0])  # a re-photograph of a

@@ -1,9 +1,8 @@
 import numpy as np
-
-from renderer.blend import blend, channel_keep, keep_map
-from renderer.images import fit_cover, resize, to_gray
-from renderer.masks import make_mask
-from renderer.params import RenderParams
+from prismarec.renderer.blend import blend, channel_keep, keep_map
+from prismarec.renderer.images import fit_cover, resize, to_gray
+from prismarec.renderer.masks import make_mask
+from prismarec.renderer.params import RenderParams
 
 
 def _inputs(photos):
@@ -40,7 +39,7 @@ def test_rb_rate_dither_is_seeded_and_stepped_per_channel(photos):
 
 
 def test_blend_equals_the_books_mix_without_dither(photos):
-    from scripts import book_reference as book
+    from prismarec.scripts import book_reference as book
 
     photo, guide, keep, params = _inputs(photos)
     mask = make_mask(to_gray(photo), params)

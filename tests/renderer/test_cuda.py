@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 import torch
-
-from renderer.backbones import load_backbone
-from renderer.cost import estimate_seconds
-from renderer.params import RenderParams
-from renderer.pipeline import render, render_many
+from prismarec.renderer.backbones import load_backbone
+from prismarec.renderer.cost import estimate_seconds
+from prismarec.renderer.params import RenderParams
+from prismarec.renderer.pipeline import render, render_many
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 import torch
-
-from renderer.dream import dream, guide_features
-from renderer.images import resize
-from renderer.params import RenderParams
-from renderer.pipeline import render
+from prismarec.renderer.dream import dream, guide_features
+from prismarec.renderer.images import resize
+from prismarec.renderer.params import RenderParams
+from prismarec.renderer.pipeline import render
 
 
 def layer_norm(net, image: np.ndarray, layer: str) -> float:
@@ -76,7 +75,7 @@ def test_unknown_layer_lists_valid_names(net, photos):
 
 
 def test_every_book_layer_renders_on_efficientnet(net, photos):
-    from renderer.backbones import GOOGLENET_LAYERS
+    from prismarec.renderer.backbones import GOOGLENET_LAYERS
 
     photo = resize(photos["coffee"], 64)
     depths = [net.resolve(blob)[0] for blob in GOOGLENET_LAYERS]  # the book's order, shallow to deep
@@ -86,9 +85,8 @@ def test_every_book_layer_renders_on_efficientnet(net, photos):
 
 
 def test_googlenet_layer_table_covers_torchvision_modules():
+    from prismarec.renderer.backbones import GOOGLENET_LAYERS
     from torchvision.models import googlenet
-
-    from renderer.backbones import GOOGLENET_LAYERS
 
     model = googlenet(weights=None, aux_logits=False, init_weights=False)
     children = dict(model.named_children())
@@ -99,7 +97,7 @@ def test_googlenet_layer_table_covers_torchvision_modules():
 
 
 def test_render_many_matches_single_renders_and_reports_failures(net, photos):
-    from renderer.pipeline import render_many
+    from prismarec.renderer.pipeline import render_many
 
     a = RenderParams(size=96, iter_n=3, octave_n=2, layer="blocks.3")
     jobs = [(photos["coffee"], a, None), (photos["coffee"], a.replace(rb_rate=0.8), None),

@@ -3,8 +3,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-
-from renderer.images import ImageError, load_image, read_png_metadata, save_png
+from prismarec.renderer.images import ImageError, load_image, read_png_metadata, save_png
 
 
 def _write(tmp_path, img: Image.Image, name: str, **kw) -> str:

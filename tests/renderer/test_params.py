@@ -1,8 +1,14 @@
 import dataclasses
 
 import pytest
-
-from renderer.params import REFERENCE_WIDTH, RenderParams, at_width, output_width, parse_assignments, parse_value
+from prismarec.renderer.params import (
+    REFERENCE_WIDTH,
+    RenderParams,
+    at_width,
+    output_width,
+    parse_assignments,
+    parse_value,
+)
 
 
 def test_defaults_are_the_books_stated_at_its_width():
@@ -80,7 +86,7 @@ def test_parse_values():
 
 
 def test_every_parameter_is_explained():
-    from renderer.params import HELP, field_names
+    from prismarec.renderer.params import HELP, field_names
 
     assert list(HELP) == field_names()
     assert all(len(text.split()) >= 3 for text in HELP.values())  # a sentence, not a restated name

@@ -4,12 +4,11 @@ import itertools
 
 import numpy as np
 import pytest
-
-from renderer.blend import box_mean, keep_map
-from renderer.images import resize, to_gray
-from renderer.masks import make_mask
-from renderer.params import RenderParams
-from scripts import book_reference as book
+from prismarec.renderer.blend import box_mean, keep_map
+from prismarec.renderer.images import resize, to_gray
+from prismarec.renderer.masks import make_mask
+from prismarec.renderer.params import RenderParams
+from prismarec.scripts import book_reference as book
 
 
 def gray_of(photo: np.ndarray, size: int) -> np.ndarray:

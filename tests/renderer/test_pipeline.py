@@ -5,13 +5,12 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-
-from renderer.blend import keep_map
-from renderer.cost import BudgetError, estimate_seconds
-from renderer.images import fit_cover, resize, to_gray
-from renderer.masks import make_mask
-from renderer.params import RenderParams
-from renderer.pipeline import render, render_preview
+from prismarec.renderer.blend import keep_map
+from prismarec.renderer.cost import BudgetError, estimate_seconds
+from prismarec.renderer.images import fit_cover, resize, to_gray
+from prismarec.renderer.masks import make_mask
+from prismarec.renderer.params import RenderParams
+from prismarec.renderer.pipeline import render, render_preview
 
 CHAPTER = {"n1": 5, "n2": 25, "n3": 180, "convd_median_factor": 5.0, "convd_big_factor": 2.0}
 

@@ -2,13 +2,12 @@
 
 import pytest
 from PIL import Image
-
-from db import Database
-from db.store import add_curator_token, tag
-from indexer.catalog import Catalog
-from renderer.backbones import load_backbone
-from renderer.params import RenderParams
-from studio.recording import render_and_record
+from prismarec.db import Database
+from prismarec.db.store import add_curator_token, tag
+from prismarec.indexer.catalog import Catalog
+from prismarec.renderer.backbones import load_backbone
+from prismarec.renderer.params import RenderParams
+from prismarec.studio.recording import render_and_record
 
 
 @pytest.fixture

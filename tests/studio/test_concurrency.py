@@ -2,10 +2,10 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-import recommender.recommend as rec
-from db import Database
-from db.store import embedding_count
-from studio.service import Studio
+import prismarec.recommender.recommend as rec
+from prismarec.db import Database
+from prismarec.db.store import embedding_count
+from prismarec.studio.service import Studio
 
 
 def test_verdicts_and_recommendations_at_once_learn_each_model_once_and_keep_the_index_whole(site, monkeypatch):

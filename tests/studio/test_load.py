@@ -9,11 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import uvicorn
+from prismarec.db import Render, Verdict
+from prismarec.db.store import add_curator_token
+from prismarec.studio.web import create_app
 from sqlalchemy import func, select
-
-from db import Render, Verdict
-from db.store import add_curator_token
-from studio.web import create_app
 
 from .conftest import make_site
 

@@ -1,12 +1,11 @@
 import pytest
 from PIL import Image
+from prismarec.db import Database, Render
+from prismarec.indexer.catalog import Catalog
+from prismarec.renderer.params import RenderParams
+from prismarec.studio.contact_sheet import contact_sheet
+from prismarec.studio.sweep import parse_grid, plan, run
 from sqlalchemy import func, select
-
-from db import Database, Render
-from indexer.catalog import Catalog
-from renderer.params import RenderParams
-from studio.contact_sheet import contact_sheet
-from studio.sweep import parse_grid, plan, run
 
 BASE = RenderParams(size=64, iter_n=2, octave_n=2)
 
@@ -98,7 +97,7 @@ def test_sweep_runs_on_a_local_dask_cluster(setup, tmp_path):
 
 
 def test_batched_sweep_groups_by_dream_settings(setup, tmp_path):
-    from studio.sweep import batches
+    from prismarec.studio.sweep import batches
 
     catalog, photo_list, guides = setup
     tasks = plan(photo_list, guides[:1], BASE, parse_grid(["layer=conv2/3x3_reduce,blocks.3", "rb_rate=0.8,0.9,1.0"]),

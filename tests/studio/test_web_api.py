@@ -5,12 +5,11 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from prismarec.db import Render
+from prismarec.db.store import current_verdicts
+from prismarec.renderer.params import RenderParams
+from prismarec.studio.web import create_app
 from sqlalchemy import func, select
-
-from db import Render
-from db.store import current_verdicts
-from renderer.params import RenderParams
-from studio.web import create_app
 
 
 @pytest.fixture
@@ -181,8 +180,8 @@ def test_uploads_are_checked_before_decoding(client, site):
 def test_controls_cover_every_parameter_and_optional_numbers_stay_empty():
     from dataclasses import fields
 
-    from renderer.params import RenderParams
-    from studio.web.pages import controls
+    from prismarec.renderer.params import RenderParams
+    from prismarec.studio.web.pages import controls
 
     specs = {c["name"]: c for c in controls(RenderParams(), ["conv2/3x3_reduce", "blocks.3"])}
     assert set(specs) == {f.name for f in fields(RenderParams)}
@@ -233,7 +232,7 @@ def test_malformed_bodies_are_422_and_change_nothing(client, site):
 
 
 def test_contact_sheet_is_an_xy_grid_with_every_render_and_guide_names():
-    from studio.web.pages import xy_panels
+    from prismarec.studio.web.pages import xy_panels
 
     def cell(i, n2, rb, guide=None):
         return {"id": i, "guide": guide, "verdicts": [], "params": RenderParams(n2=n2, rb_rate=rb).to_dict()}
@@ -249,7 +248,7 @@ def test_contact_sheet_is_an_xy_grid_with_every_render_and_guide_names():
 
 def test_contact_sheet_labels_are_canonical_and_in_numeric_order():
     """`1` and `1.0` (a sweep's grid and a stored set) are one column; None is None; 9 before 10."""
-    from studio.web.pages import xy_panels
+    from prismarec.studio.web.pages import xy_panels
 
     def cell(i, n2, factor):
         params = RenderParams(n2=n2).to_dict() | {"enhance_factor": factor}
@@ -291,10 +290,9 @@ def test_the_looks_of_a_photo_are_thumbnails_with_their_parameters_best_first(cl
 def test_a_removed_or_re_keyed_curator_loses_an_open_session_at_once(client, site, change):
     """Another process (the CLI) changes the curator while their browser is signed in: the next
     verdict gets 401, and the web never brings a removed curator back."""
+    from prismarec.db import Curator
+    from prismarec.db.store import add_curator_token, remove_curator
     from sqlalchemy import select
-
-    from db import Curator
-    from db.store import add_curator_token, remove_curator
 
     token = sign_in(client, site)
     url = f"/api/renders/{site['renders'][0]}/verdict"
@@ -329,7 +327,7 @@ def test_a_sweep_that_cannot_render_is_refused_before_it_is_queued(client, site)
 
 
 def test_job_ids_are_never_reused_and_old_jobs_are_forgotten():
-    from studio.web.context import Jobs
+    from prismarec.studio.web.context import Jobs
 
     jobs = Jobs()
     ids = []

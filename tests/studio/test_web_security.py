@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from prismarec.cli.main import app as cli
+from prismarec.studio.web import create_app
 from typer.testing import CliRunner
-
-from cli.main import app as cli
-from studio.web import create_app
 
 from .test_web_api import sign_in
 
@@ -127,7 +126,7 @@ def test_cli_and_web_give_the_same_recommendation(client, site, monkeypatch):
     photo = site["photos"]["coffee"]
     web = client.get(f"/api/recommend/{photo}").json()
     with site["catalog"].db.session() as s:
-        from db import Photo
+        from prismarec.db import Photo
 
         path = s.get(Photo, photo).path
     res = CliRunner().invoke(cli, ["recommend", path, "--json", "--backbone", "efficientnet-lite0"])
@@ -140,10 +139,10 @@ def test_cli_and_web_give_the_same_recommendation(client, site, monkeypatch):
 def test_a_newer_preview_stops_the_one_still_running(client, site, monkeypatch):
     import threading
 
-    import renderer.pipeline
+    from prismarec.renderer import pipeline
 
     dreaming = threading.Event()
-    real = renderer.pipeline.render_preview
+    real = pipeline.render_preview
 
     def signalling(*args, on_step=None, **kwargs):
         def step():
@@ -152,7 +151,7 @@ def test_a_newer_preview_stops_the_one_still_running(client, site, monkeypatch):
 
         return real(*args, on_step=step, **kwargs)
 
-    monkeypatch.setattr(renderer.pipeline, "render_preview", signalling)
+    monkeypatch.setattr(pipeline, "render_preview", signalling)
     client.headers["X-CSRF-Token"] = sign_in(client, site)
     photo = site["photos"]["chelsea"]
     slow = {"photo_id": photo, "params": {"iter_n": 30, "octave_n": 2, "layer": "conv2/3x3"}}

@@ -15,8 +15,7 @@ import hashlib
 
 import sqlalchemy as sa
 from alembic import op
-
-from renderer.params import PARAMS_VERSION, RenderParams
+from prismarec.renderer.params import PARAMS_VERSION, RenderParams
 
 revision = "0003"
 down_revision = "0002"

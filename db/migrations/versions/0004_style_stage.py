@@ -9,8 +9,7 @@ import hashlib
 
 import sqlalchemy as sa
 from alembic import op
-
-from renderer.params import PARAMS_VERSION, RenderParams
+from prismarec.renderer.params import PARAMS_VERSION, RenderParams
 
 revision = "0004"
 down_revision = "0003"

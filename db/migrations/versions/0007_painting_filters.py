@@ -7,7 +7,7 @@ Revision ID: 0007
 Revises: 0006
 """
 
-from db.migrations.restate import restate_stored_params
+from prismarec.db.migrations.restate import restate_stored_params
 
 revision = "0007"
 down_revision = "0006"

@@ -8,7 +8,7 @@ Revision ID: 0008
 Revises: 0007
 """
 
-from db.migrations.restate import restate_stored_params
+from prismarec.db.migrations.restate import restate_stored_params
 
 revision = "0008"
 down_revision = "0007"

@@ -8,7 +8,7 @@ Revision ID: 0009
 Revises: 0008
 """
 
-from db.migrations.restate import restate_stored_params
+from prismarec.db.migrations.restate import restate_stored_params
 
 revision = "0009"
 down_revision = "0008"

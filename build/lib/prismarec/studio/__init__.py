@@ -1,0 +1,1 @@
+"""Curators' tools: parameter sweeps with contact sheets, and the web page."""
