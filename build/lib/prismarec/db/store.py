@@ -10,11 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from prismarec.renderer.params import PARAMS_VERSION, RenderParams
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-
-from prismarec.renderer.params import PARAMS_VERSION, RenderParams
 
 from .models import Change, Curator, Embedding, Guide, Photo, Render, Verdict
 from .session import NotFound

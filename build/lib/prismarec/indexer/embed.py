@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-
 from prismarec.renderer.backbones import Backbone
 from prismarec.renderer.images import resize
 

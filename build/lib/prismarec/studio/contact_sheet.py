@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-
 from prismarec.renderer.images import save_png
 
 from .sweep import SweepTask
