@@ -1,1 +1,0 @@
-"""Command-line front end: parse, build `RenderParams`, call the library, map errors to exit codes."""

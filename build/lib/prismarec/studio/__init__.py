@@ -1,1 +1,0 @@
-"""Curators' tools: parameter sweeps with contact sheets, and the web page."""
