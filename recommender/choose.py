@@ -12,7 +12,9 @@
 2. Otherwise, when the taste model beats the most-liked set on scenes it was not fitted
    on, it scores the liked sets for this photo (`taste`).
 3. Otherwise the set most curated photos have as their favourite.
-4. With nothing liked at all, the book's defaults.
+4. With nothing liked at all, the house look (a painting filter that keeps the subject).
+
+The rules are small functions tried in order (`RULES`), each reading one `Decision`.
 
 Whatever decides, a set the curator turned down on this very photo is not offered for it again.
 
@@ -107,66 +109,132 @@ def learn(lib: Library, rows: list[CuratedRender] | None = None, ahead: Sequence
     return model
 
 
+@dataclass
+class Decision:
+    """What one photo's choice is made from; each rule of `RULES` reads it and answers or passes."""
+
+    hits: list[tuple[int, float]]  # (curated photo id, similarity), nearest first
+    rows: list[CuratedRender]  # their verdicts
+    every_row: Callable[[], list[CuratedRender]]  # all verdicts that count, read only when needed
+    learned: TasteModel | None
+    photo: TastePhoto | None
+    k: int = 5
+    min_similarity: float = MIN_SIMILARITY
+    whose: str = "the curators'"
+    ranked: list[Candidate] = field(init=False)
+    picks: list[Candidate] = field(init=False)  # the neighbours' liked sets, diverse, best first
+    vetoed: set[str] = field(init=False)  # sets turned down on this very photo
+
+    def __post_init__(self) -> None:
+        self.ranked = rank(self.hits, self.rows, self.min_similarity)
+        self.picks = diverse(self.ranked, self.k)
+        self.vetoed = turned_down(self.hits, self.rows)
+        if self.trusted and self.closest < SCENE_SIMILARITY:
+            self.picks = []  # another scene's votes: the taste model decides
+
+    @property
+    def closest(self) -> float:
+        return max((sim for _, sim in self.hits), default=0.0)
+
+    @property
+    def trusted(self) -> bool:
+        """A taste model worth using, and a photo to use it on."""
+        return self.learned is not None and self.learned.worth_it and self.photo is not None
+
+    @property
+    def why_not_neighbours(self) -> str:
+        """Why no neighbour's vote decided, in words."""
+        if not self.hits:
+            why = f"no photo has {self.whose} verdicts yet"
+        elif self.closest < self.min_similarity:
+            why = f"no curated photo is similar enough (closest {self.closest:.2f} < {self.min_similarity})"
+        elif self.closest < SCENE_SIMILARITY:
+            why = f"no curated photo of the same scene (closest {self.closest:.2f} < {SCENE_SIMILARITY})"
+        elif any(sp.weight > 0 for c in self.ranked for sp in c.support):
+            why = "every set liked on similar photos was turned down on this one"
+        else:
+            why = "no similar photo has a render curators marked good"
+        n = len(self.vetoed)
+        return why + (f" (leaving out {n} set{'s' if n > 1 else ''} turned down on this photo)" if n else "")
+
+    def taste_choice(self, keys: list[str], confidence: float, fallback: bool, reason: str) -> Choice:
+        styles = {key: self.learned.library.styles[key] for key in keys[: self.k + 1]}
+        return Choice(list(styles), styles, confidence, fallback, "taste model", reason, self.ranked,
+                      self.learned.library.guide_of(keys[0]))
+
+
+def taste_on_this_scene(d: Decision) -> Choice | None:
+    """Rule 1, where the taste model beat the votes on held-out re-photographs: it ranks the sets
+    the scene's photos and others liked, for this photo's look. A photo curated itself keeps its own."""
+    if not (d.picks and d.trusted and d.learned.ranks_variants and not curated_itself(d.ranked)):
+        return None
+    scored = d.learned.rank(d.photo, d.vetoed, [params_hash(c.params) for c in d.picks], d.learned.variant_calibration)
+    if not scored.keys:
+        return None
+    return d.taste_choice(scored.keys, scored.confidence, False,
+                          f"curated photos of this scene and {d.whose} taste model decided: it ranked the sets they "
+                          f"and others liked for this photo's look (right on {d.learned.variant_rate:.0%} of held-out "
+                          f"re-photographs, the neighbours' votes on {d.learned.votes_rate:.0%})")
+
+
+def neighbours(d: Decision) -> Choice | None:
+    """Rule 1: the similar curated photos' rank-aware votes, calibrated on held-out photos."""
+    if not d.picks:
+        return None
+    raw = confidence(d.picks[0], d.ranked)
+    votes = d.learned.votes if d.learned is not None else None
+    styles = {params_hash(c.params): c.params for c in d.picks}
+    return Choice(list(styles), styles, float(votes.predict([raw])[0]) if votes is not None else raw, False,
+                  "neighbours", "similar curated photos liked it", d.ranked)
+
+
+def taste_on_a_new_scene(d: Decision) -> Choice | None:
+    """Rule 2: the taste model, where it beat the most-liked set on scenes it was not fitted on."""
+    scored = d.learned.rank(d.photo, exclude=d.vetoed) if d.trusted else None
+    if scored is None or not scored.keys:
+        return None
+    return d.taste_choice(scored.keys, scored.confidence, True,
+                          f"{d.why_not_neighbours}; {d.whose} taste model chose it for this photo's look (right on "
+                          f"{d.learned.accuracy:.0%} of unseen scenes, the most-liked set on "
+                          f"{d.learned.most_liked_rate:.0%})")
+
+
+def most_liked_set(d: Decision) -> Choice | None:
+    """Rule 3: the set most curated photos have as their favourite (the runner-up where this photo
+    turned it down), with its measured hit rate as the confidence."""
+    learned = d.learned
+    liked = learned.most_liked_set if learned is not None else most_liked(d.every_row())
+    rate = learned.most_liked_rate if learned is not None and learned.model is not None else 0.0
+    if liked is not None and params_hash(liked) in d.vetoed:
+        liked, rate = most_liked(d.every_row(), exclude=d.vetoed), 0.0  # the runner-up's hit rate is unmeasured
+    if liked is None:
+        return None
+    key = params_hash(liked)
+    guide = learned.library.guide_of(key) if learned is not None else None
+    return Choice([key], {key: liked}, rate, True, "most-liked set",
+                  f"{d.why_not_neighbours}; {d.whose} most-liked set", d.ranked, guide)
+
+
+def house_look(d: Decision) -> Choice:
+    """Rule 4: nothing liked at all — the house look, a painting filter that keeps the subject."""
+    key = params_hash(HOUSE_LOOK)
+    nothing = "nothing else is liked" if d.vetoed else "nothing is liked yet"
+    return Choice([key], {key: HOUSE_LOOK}, 0.0, True, "house look",
+                  f"{d.why_not_neighbours}; {nothing}, so a painting filter that keeps the subject "
+                  f"({describe(HOUSE_LOOK.painting)})", d.ranked)
+
+
+RULES: tuple[Callable[[Decision], Choice | None], ...] = (taste_on_this_scene, neighbours, taste_on_a_new_scene,
+                                                          most_liked_set, house_look)
+
+
 def choose(hits: list[tuple[int, float]], rows: list[CuratedRender],
            every_row: Callable[[], list[CuratedRender]], model: Callable[[], TasteModel | None],
            photo: TastePhoto | None, *, k: int = 5, min_similarity: float = MIN_SIMILARITY,
            whose: str = "the curators'") -> Choice:
-    """Decide for one photo. `hits`: (photo id, similarity) of curated neighbours; `rows`: their
-    verdicts; `every_row` (all verdicts that count, for the most-liked set) is asked for only
-    when needed; `model` gives the taste model (learnt once per set of verdicts)."""
-    ranked = rank(hits, rows, min_similarity)
-    picks = diverse(ranked, k)
-    closest = max((sim for _, sim in hits), default=0.0)
-    learned = model()
-    trusted = learned is not None and learned.worth_it and photo is not None  # a taste model worth using
-    if trusted and closest < SCENE_SIMILARITY:
-        picks = []  # another scene's votes: the taste model decides below
-    vetoed = turned_down(hits, rows)
-    if picks and trusted and learned.ranks_variants and not curated_itself(ranked):
-        scored = learned.rank(photo, vetoed, [params_hash(c.params) for c in picks], learned.variant_calibration)
-        if scored.keys:
-            styles = {key: learned.library.styles[key] for key in scored.keys[: k + 1]}
-            return Choice(list(styles), styles, scored.confidence, False, "taste model",
-                          f"curated photos of this scene and {whose} taste model decided: it ranked the sets they "
-                          f"and others liked for this photo's look (right on {learned.variant_rate:.0%} of held-out "
-                          f"re-photographs, the neighbours' votes on {learned.votes_rate:.0%})", ranked,
-                          learned.library.guide_of(scored.keys[0]))
-    if picks:
-        raw = confidence(picks[0], ranked)
-        votes = learned.votes if learned is not None else None
-        conf = float(votes.predict([raw])[0]) if votes is not None else raw
-        styles = {params_hash(c.params): c.params for c in picks}
-        return Choice(list(styles), styles, conf, False, "neighbours", "similar curated photos liked it", ranked)
-    if not hits:
-        why = f"no photo has {whose} verdicts yet"
-    elif closest < min_similarity:
-        why = f"no curated photo is similar enough (closest {closest:.2f} < {min_similarity})"
-    elif closest < SCENE_SIMILARITY:
-        why = f"no curated photo of the same scene (closest {closest:.2f} < {SCENE_SIMILARITY})"
-    elif any(sp.weight > 0 for c in ranked for sp in c.support):
-        why = "every set liked on similar photos was turned down on this one"
-    else:
-        why = "no similar photo has a render curators marked good"
-    if vetoed:
-        why += f" (leaving out {len(vetoed)} set{'s' if len(vetoed) > 1 else ''} turned down on this photo)"
-    scored = learned.rank(photo, exclude=vetoed) if trusted else None
-    if scored is not None and scored.keys:
-        styles = {key: learned.library.styles[key] for key in scored.keys[: k + 1]}
-        return Choice(list(styles), styles, scored.confidence, True, "taste model",
-                      f"{why}; {whose} taste model chose it for this photo's look (right on {learned.accuracy:.0%} "
-                      f"of unseen scenes, the most-liked set on {learned.most_liked_rate:.0%})", ranked,
-                      learned.library.guide_of(scored.keys[0]))
-    liked = learned.most_liked_set if learned is not None else most_liked(every_row())
-    rate = learned.most_liked_rate if learned is not None and learned.model is not None else 0.0
-    if liked is not None and params_hash(liked) in vetoed:
-        liked, rate = most_liked(every_row(), exclude=vetoed), 0.0  # the runner-up's hit rate is unmeasured
-    if liked is not None:
-        key = params_hash(liked)
-        guide = learned.library.guide_of(key) if learned is not None else None
-        return Choice([key], {key: liked}, rate, True, "most-liked set", f"{why}; {whose} most-liked set", ranked,
-                      guide)
-    key = params_hash(HOUSE_LOOK)
-    nothing = "nothing else is liked" if vetoed else "nothing is liked yet"
-    return Choice([key], {key: HOUSE_LOOK}, 0.0, True, "house look",
-                  f"{why}; {nothing}, so a painting filter that keeps the subject ({describe(HOUSE_LOOK.painting)})",
-                  ranked)
+    """Decide for one photo: the first of `RULES` that answers. `hits`: (photo id, similarity) of
+    curated neighbours; `rows`: their verdicts; `every_row` (all verdicts that count, for the
+    most-liked set) is asked for only when needed; `model` gives the taste model (learnt once per
+    set of verdicts)."""
+    decision = Decision(hits, rows, every_row, model(), photo, k, min_similarity, whose)
+    return next(choice for rule in RULES if (choice := rule(decision)) is not None)

@@ -1,0 +1,92 @@
+"""The decision rules of `recommender.choose`, one by one, on hand-made verdicts."""
+
+from types import SimpleNamespace
+
+from prismarec.db.store import CuratedRender, params_hash
+from prismarec.recommender.choose import (
+    HOUSE_LOOK,
+    Decision,
+    choose,
+    house_look,
+    most_liked_set,
+    neighbours,
+    taste_on_a_new_scene,
+    taste_on_this_scene,
+)
+from prismarec.renderer.params import RenderParams
+
+LIKED, OTHER, THIRD = RenderParams(n2=40), RenderParams(n2=12), RenderParams(n1=9)
+
+
+def good(photo_id: int, params: RenderParams, render_id: int, score: int = 5) -> CuratedRender:
+    return CuratedRender(photo_id, render_id, None, params, "good", score, "ann")
+
+
+def bad(photo_id: int, params: RenderParams, render_id: int) -> CuratedRender:
+    return CuratedRender(photo_id, render_id, None, params, "bad", 1, "ann")
+
+
+def model(worth_it: bool = True, ranks_variants: bool = True, answer: RenderParams = THIRD) -> SimpleNamespace:
+    """A taste model that always ranks `answer` first (what the rules ask of one, nothing more)."""
+    styles = {params_hash(p): p for p in (LIKED, OTHER, THIRD)}
+    scored = SimpleNamespace(keys=[params_hash(answer)], confidence=0.7)
+    return SimpleNamespace(worth_it=worth_it, ranks_variants=ranks_variants, variant_rate=0.9, votes_rate=0.8,
+                           accuracy=0.6, most_liked_rate=0.4, votes=None, model=object(), most_liked_set=OTHER,
+                           variant_calibration=None, rank=lambda *args, **kwargs: scored,
+                           library=SimpleNamespace(styles=styles, guide_of=lambda key: None))
+
+
+def decision(hits, rows, learned=None, photo=object()) -> Decision:
+    return Decision(hits, rows, lambda: rows, learned, photo)
+
+
+def test_the_first_rule_that_answers_decides():
+    rows = [good(1, LIKED, 1)]
+    assert choose([(1, 0.9)], rows, lambda: rows, lambda: model(), object()).source == "taste model"
+    assert choose([(1, 0.9)], rows, lambda: rows, lambda: None, object()).source == "neighbours"
+    assert choose([(1, 0.3)], rows, lambda: rows, lambda: None, object()).source == "most-liked set"
+
+
+def test_neighbours_of_the_same_scene_decide_by_their_votes():
+    d = decision([(1, 0.95), (2, 0.9)], [good(1, LIKED, 1), good(2, LIKED, 2, 4), good(2, OTHER, 3, 3)])
+    choice = neighbours(d)
+    assert choice.styles[choice.keys[0]] == LIKED and choice.source == "neighbours" and not choice.fallback
+    assert 0 < choice.confidence <= 1
+    assert neighbours(decision([], [])) is None
+
+
+def test_the_taste_model_ranks_a_scenes_sets_when_it_beat_the_votes_on_re_photographs():
+    rows = [good(1, LIKED, 1)]
+    choice = taste_on_this_scene(decision([(1, 0.9)], rows, model()))
+    assert choice.styles[choice.keys[0]] == THIRD and choice.source == "taste model" and not choice.fallback
+    assert "90% of held-out re-photographs" in choice.reason
+    assert taste_on_this_scene(decision([(1, 0.9)], rows, model(ranks_variants=False))) is None
+    assert taste_on_this_scene(decision([(1, 0.9)], rows, model(), photo=None)) is None
+    itself = [good(1, LIKED, 1)]
+    assert taste_on_this_scene(decision([(1, 1.0)], itself, model())) is None  # a photo curated itself keeps its own
+
+
+def test_on_a_new_scene_the_taste_model_chooses_and_says_why_the_neighbours_did_not():
+    d = decision([(1, 0.3)], [good(1, LIKED, 1)], model())
+    assert d.picks == []  # merely similar photos do not vote when a model worth using is there
+    choice = taste_on_a_new_scene(d)
+    assert choice.fallback and choice.source == "taste model" and "not similar enough" not in choice.reason
+    assert choice.reason.startswith("no curated photo") and "60% of unseen scenes" in choice.reason
+    assert taste_on_a_new_scene(decision([(1, 0.3)], [good(1, LIKED, 1)], model(worth_it=False))) is None
+
+
+def test_the_most_liked_set_steps_aside_where_this_photo_turned_it_down():
+    rows = [good(1, OTHER, 1), good(2, OTHER, 2), good(3, LIKED, 3)]
+    assert most_liked_set(decision([], rows)).styles.popitem()[1] == OTHER
+    here = rows + [bad(9, OTHER, 4)]
+    choice = most_liked_set(decision([(9, 1.0)], here))  # photo 9 is this photo
+    assert choice.styles[choice.keys[0]] == LIKED and choice.confidence == 0.0  # the runner-up, rate unmeasured
+    assert "turned down on this photo" in choice.reason
+    assert most_liked_set(decision([], [])) is None
+
+
+def test_with_nothing_liked_the_house_look():
+    choice = house_look(decision([], []))
+    assert choice.styles[choice.keys[0]] == HOUSE_LOOK and choice.confidence == 0.0
+    assert choice.reason.startswith("no photo has the curators' verdicts yet; nothing is liked yet")
+    assert choose([], [], lambda: [], lambda: None, None).source == "house look"
