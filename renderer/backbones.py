@@ -279,10 +279,10 @@ class BackboneSpec:
     input_side: int = 224  # the side it was trained at
 
     def depth(self, layer: str) -> float:
-        """How deep a layer is, 0 (input) to 1 (last), for comparing sets across networks."""
+        """How deep a layer is, from 0 (the first) to below 1, for comparing sets across networks."""
         own = [name for name, _ in self.layers() if name not in self.book_layers]
         name = self.book_layers.get(layer, layer)
-        return own.index(name) / max(1, len(own) - 1) if name in own else 0.5
+        return own.index(name) / len(own) if name in own else 0.5
 
 
 _REGISTRY: dict[str, BackboneSpec] = {}
@@ -398,7 +398,7 @@ def _stage_cut(net: Backbone, layer: str) -> tuple[int, nn.Module] | None:
 
 
 def layer_depth(layer: str | None) -> float:
-    """How deep a set's layer is, 0 to 1 (-1: no dream), on the book's scale for its blob names and on
+    """How deep a set's layer is, 0 to below 1 (-1: no dream), on the book's scale for its blob names and on
     its own network's for others: sets compare by depth whatever network dreamt them."""
     if layer is None:
         return -1.0

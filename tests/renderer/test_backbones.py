@@ -142,7 +142,7 @@ def test_a_registered_backbone_dreams_embeds_and_has_depths(photos, monkeypatch)
     out = dream(net, photo, RenderParams(layer="two", iter_n=2, octave_n=1))
     assert out.shape == photo.shape and np.abs(out.astype(int) - photo).mean() > 1
     assert embed([photo], net).shape == (1, 16)
-    assert (backbones.layer_depth("one"), backbones.layer_depth("two"), backbones.layer_depth(None)) == (0.0, 1.0, -1.0)
+    assert (backbones.layer_depth("one"), backbones.layer_depth("two"), backbones.layer_depth(None)) == (0.0, 0.5, -1.0)
     with pytest.raises(ValueError, match="unknown layer 'three' for tiny; valid: one, two"):
         net.resolve("three")
     with pytest.raises(backbones.BackboneError, match="unknown backbone 'huge'"):
