@@ -157,8 +157,8 @@ def preview(site: SiteDep, name: CuratorDep, body: RenderBody) -> Response:
     return Response(buf.getvalue(), media_type="image/png")
 
 
-def start_job(site: Site, kind: str, total: int, work: Callable[[Callable[[], None]], dict]) -> int:
-    """Run `work(step)` in the background as a job the page follows (progress, time left, Cancel):
+def start_job(site: Site, kind: str, total: int, work: Callable[[Callable[[], None], int], dict]) -> int:
+    """Run `work(step, job_id)` in the background as a job the page follows (progress, time left, Cancel):
     `step` counts one unit done and stops the work once the curator cancelled; what `work`
     returns is the job's result. One network at a time: renders and sweeps never share the cores."""
     job_id, job = site.jobs.add(total, kind)
@@ -174,7 +174,7 @@ def start_job(site: Site, kind: str, total: int, work: Callable[[Callable[[], No
         job.state, job.started = "running", time.monotonic()
         try:
             with site.render_lock:
-                job.result = work(step)
+                job.result = work(step, job_id)
             job.state, job.done = "finished", job.total
         except Cancelled:
             job.state = "cancelled"
@@ -204,7 +204,7 @@ def full_render(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
     output = renders_dir() / f"web-{photo.id}-{digest}-{secrets.token_hex(4)}.png"
     steps = params.iter_n * params.octave_n if params.layer is not None else 1
 
-    def work(step: Callable[[], None]) -> dict:
+    def work(step: Callable[[], None], _: int) -> dict:
         done = site.studio.render(photo, params, output, guide=body.guide_id, on_step=step,
                                   max_seconds=DEFAULT_MAX_SECONDS)
         return {"render_id": done.render_id}
@@ -224,9 +224,10 @@ def sweep_around(site: SiteDep, name: CuratorDep, body: RenderBody) -> dict:
     except ValueError as exc:
         raise HTTPException(422, f"this sweep cannot render: {exc}") from None
 
-    def work(step: Callable[[], None]) -> dict:
+    def work(step: Callable[[], None], job_id: int) -> dict:
         report = site.studio.sweep(tasks, on_task=step)
-        return {"rendered": len(report.rendered), "failed": len(report.failed), "sheet": f"/sheet/{body.photo_id}"}
+        return {"rendered": len(report.rendered), "failed": len(report.failed),
+                "render_ids": sorted(report.outputs.values()), "sheet": f"/sheet/{body.photo_id}?job={job_id}"}
 
     return {"queued": len(tasks), "job": start_job(site, "sweep", len(tasks), work)}
 

@@ -146,13 +146,15 @@ def xy_panels(cells: list[dict], guide_names: dict[int | None, str]) -> tuple[li
 
 
 @router.get("/sheet/{photo_id}", response_class=HTMLResponse)
-def sheet(request: Request, site: SiteDep, photo_id: ItemId) -> HTMLResponse:
-    """A photo's renders as X/Y grids of the parameters that vary (`xy_panels`)."""
+def sheet(request: Request, site: SiteDep, photo_id: ItemId, job: OptionalId = None) -> HTMLResponse:
+    """A photo's renders as X/Y grids of the parameters that vary (`xy_panels`); with `job`, only
+    that sweep's renders, so the grid is the sweep's own axes whatever else the photo has."""
     photo_name = Path(site.path("photo", photo_id)).name
+    only = set((site.jobs[job].result or {}).get("render_ids", [])) if job is not None else None
     with site.db.reading() as s:
         rows = list_renders(s, RenderFilter(photo_id=photo_id), limit=400)
         cells = [{"id": r.id, "params": json.loads(r.params), "guide": r.guide_id,
-                  "verdicts": current_verdicts(s, r.id)} for r, _ in rows[::-1]]
+                  "verdicts": current_verdicts(s, r.id)} for r, _ in rows[::-1] if only is None or r.id in only]
         guide_names = {g.id: Path(g.path).name for g in s.query(Guide).where(
             Guide.id.in_({c["guide"] for c in cells if c["guide"] is not None}))}
     axes, panels = xy_panels(cells, guide_names)

@@ -113,6 +113,9 @@ def test_render_and_sweep_from_the_tune_page_are_jobs(client, site):
     assert job["state"] == "finished" and job["result"]["rendered"] == sweep["queued"]
     with site["catalog"].db.session() as s:
         assert s.scalar(select(func.count(Render.id))) == before + sweep["queued"]
+    sheet = client.get(job["result"]["sheet"]).text  # the sweep's own renders, not the photo's others
+    shown = {int(n) for n in re.findall(r'href="/render/(\d+)"', sheet)}
+    assert shown == set(job["result"]["render_ids"]) and len(shown) == sweep["queued"]
 
 
 def test_a_render_job_can_be_cancelled_and_leaves_nothing(client, site):

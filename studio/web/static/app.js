@@ -260,7 +260,10 @@ function setupTune(root) {
       link.hidden = false;
       link.dataset.queued = String(data.queued);
       const job = await followJob(data.job);
-      if (job.state === "finished") link.textContent = `sweep done (${job.result.rendered} new): open the contact sheet`;
+      if (job.state === "finished") {
+        link.textContent = `sweep done (${job.result.rendered} new): open its contact sheet`;
+        link.href = job.result.sheet;
+      }
     } catch (e) { toast(e.message, true); }
   });
   refresh();
