@@ -36,7 +36,7 @@ from prismarec.renderer.params import RenderParams
 from sklearn.isotonic import IsotonicRegression
 
 from .ranking import MIN_SIMILARITY, SAME_PHOTO, Candidate, confidence, diverse, most_liked, rank, turned_down
-from .taste import SCENE_SIMILARITY, Library, Platt, TasteModel, TastePhoto
+from .taste import SCENE_SIMILARITY, Library, Platt, TasteModel, TastePhoto, Variants
 
 NEIGHBOURS = 10
 # What a photo gets before any curator liked anything: a painting filter, no dream — coherent
@@ -63,7 +63,7 @@ def curated_itself(ranked: list[Candidate]) -> bool:
     return any(sp.similarity >= SAME_PHOTO and sp.weight > 0 for c in ranked for sp in c.support)
 
 
-def measure_variants(model: TasteModel) -> None:
+def measure_variants(model: TasteModel) -> Variants:
     """Measure rule 1 on photos held out a fifth at a time (each fold takes photos of many scenes; the
     taste model is refitted without them): the neighbours' votes against the model ranking the
     neighbours' liked sets and the library's. Where the curator's favourites follow the scene the
@@ -90,19 +90,17 @@ def measure_variants(model: TasteModel) -> None:
                 scored = ranker(pid, list(dict.fromkeys([params_hash(c.params) for c in picks] + liked)))
                 margins.append(scored.margin)
                 by_model.append(scored.keys[0] == lib.favourite(pid))
-    model.votes_rate = float(np.mean(by_votes)) if by_votes else 0.0
-    model.variant_rate = float(np.mean(by_model)) if by_model else 0.0
-    model.ranks_variants = bool(by_model) and model.variant_rate > model.votes_rate
-    model.votes = (IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, by_votes)
-                   if len(set(by_votes)) > 1 else None)
-    model.variant_calibration = Platt.fit(margins, by_model) if by_model else None
+    return Variants(float(np.mean(by_model)) if by_model else 0.0, float(np.mean(by_votes)) if by_votes else 0.0,
+                    IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, by_votes)
+                    if len(set(by_votes)) > 1 else None,
+                    Platt.fit(margins, by_model) if by_model else None)
 
 
 def learn(lib: Library, rows: list[CuratedRender] | None = None, ahead: Sequence[int] = ()) -> TasteModel:
     """The taste model of a library, with the calibration of rule 1 and the most-liked set of `rows`
     (default: the library's verdicts). `ahead`: photos it will be asked about, classified in one batch."""
     model = TasteModel(lib).fit()
-    measure_variants(model)
+    model.variants = measure_variants(model)
     if model.model is not None:
         model.model.expect(lib, list(ahead))
     model.most_liked_set = most_liked(rows if rows is not None else [r for p in lib.photo_ids for r in lib.rows[p]])
@@ -166,15 +164,16 @@ class Decision:
 def taste_on_this_scene(d: Decision) -> Choice | None:
     """Rule 1, where the taste model beat the votes on held-out re-photographs: it ranks the sets
     the scene's photos and others liked, for this photo's look. A photo curated itself keeps its own."""
-    if not (d.picks and d.trusted and d.learned.ranks_variants and not curated_itself(d.ranked)):
+    if not (d.picks and d.trusted and d.learned.variants.model_decides and not curated_itself(d.ranked)):
         return None
-    scored = d.learned.rank(d.photo, d.vetoed, [params_hash(c.params) for c in d.picks], d.learned.variant_calibration)
+    variants = d.learned.variants
+    scored = d.learned.rank(d.photo, d.vetoed, [params_hash(c.params) for c in d.picks], variants.calibration)
     if not scored.keys:
         return None
     return d.taste_choice(scored.keys, scored.confidence, False,
                           f"curated photos of this scene and {d.whose} taste model decided: it ranked the sets they "
-                          f"and others liked for this photo's look (right on {d.learned.variant_rate:.0%} of held-out "
-                          f"re-photographs, the neighbours' votes on {d.learned.votes_rate:.0%})")
+                          f"and others liked for this photo's look (right on {variants.model_rate:.0%} of held-out "
+                          f"re-photographs, the neighbours' votes on {variants.votes_rate:.0%})")
 
 
 def neighbours(d: Decision) -> Choice | None:
@@ -182,7 +181,7 @@ def neighbours(d: Decision) -> Choice | None:
     if not d.picks:
         return None
     raw = confidence(d.picks[0], d.ranked)
-    votes = d.learned.votes if d.learned is not None else None
+    votes = d.learned.variants.votes if d.learned is not None else None
     styles = {params_hash(c.params): c.params for c in d.picks}
     return Choice(list(styles), styles, float(votes.predict([raw])[0]) if votes is not None else raw, False,
                   "neighbours", "similar curated photos liked it", d.ranked)

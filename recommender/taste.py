@@ -348,6 +348,21 @@ class Scored:
         return self.scores[0] - (self.scores[1] if len(self.scores) > 1 else 0.0)
 
 
+@dataclass
+class Variants:
+    """Rule 1 (re-photographs of curated scenes) measured on photos held out: whether the model or
+    the neighbours' votes decide, each one's held-out top-1, and each one's calibration."""
+
+    model_rate: float = 0.0
+    votes_rate: float = 0.0
+    votes: IsotonicRegression | None = None  # the votes' confidence -> probability of the favourite
+    calibration: Platt | None = None  # the model's margin -> probability of the favourite
+
+    @property
+    def model_decides(self) -> bool:
+        return self.calibration is not None and self.model_rate > self.votes_rate
+
+
 class TasteModel:
     """Scores (photo, set) pairs; `fit` on a Library, `rank` a new photo's candidate sets.
 
@@ -362,12 +377,7 @@ class TasteModel:
         self.accuracy = 0.0
         self.most_liked_rate = 0.0
         self.share = SHARES[0]  # the classifier's weight in the blend, chosen on held-out scenes
-        # Rule 1 (re-photographs of curated scenes), measured by `choose.measure_variants`: whether the
-        # model or the neighbours' votes decide, their held-out top-1, and the calibration of each.
-        self.ranks_variants = False
-        self.variant_rate = self.votes_rate = 0.0
-        self.votes: IsotonicRegression | None = None
-        self.variant_calibration: Platt | None = None
+        self.variants = Variants()  # rule 1's measurements (`choose.measure_variants`)
         self.most_liked_set: RenderParams | None = None  # the favourite of the most photos (`choose.learn`)
 
     @property

@@ -13,6 +13,7 @@ from prismarec.recommender.choose import (
     taste_on_a_new_scene,
     taste_on_this_scene,
 )
+from prismarec.recommender.taste import Platt, Variants
 from prismarec.renderer.params import RenderParams
 
 LIKED, OTHER, THIRD = RenderParams(n2=40), RenderParams(n2=12), RenderParams(n1=9)
@@ -30,9 +31,9 @@ def model(worth_it: bool = True, ranks_variants: bool = True, answer: RenderPara
     """A taste model that always ranks `answer` first (what the rules ask of one, nothing more)."""
     styles = {params_hash(p): p for p in (LIKED, OTHER, THIRD)}
     scored = SimpleNamespace(keys=[params_hash(answer)], confidence=0.7)
-    return SimpleNamespace(worth_it=worth_it, ranks_variants=ranks_variants, variant_rate=0.9, votes_rate=0.8,
-                           accuracy=0.6, most_liked_rate=0.4, votes=None, model=object(), most_liked_set=OTHER,
-                           variant_calibration=None, rank=lambda *args, **kwargs: scored,
+    variants = Variants(0.9 if ranks_variants else 0.7, 0.8, None, Platt(1.0, 0.0))
+    return SimpleNamespace(worth_it=worth_it, variants=variants, accuracy=0.6, most_liked_rate=0.4, model=object(),
+                           most_liked_set=OTHER, rank=lambda *args, **kwargs: scored,
                            library=SimpleNamespace(styles=styles, guide_of=lambda key: None))
 
 

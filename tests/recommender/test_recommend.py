@@ -246,7 +246,7 @@ def test_a_darker_exposure_of_a_curated_scene_gets_what_the_curator_likes_on_dar
             rows += [CuratedRender(i, 2 * i, None, liked, "good", 5, "c"),
                      CuratedRender(i, 2 * i + 1, None, disliked, "bad", 1, "c")]
     model = learn(Library.build({i: img for i, img in images.items() if i not in new}, vectors, rows))
-    assert model.worth_it and model.ranks_variants and model.variant_rate > model.votes_rate
+    assert model.worth_it and model.variants.model_decides and model.variants.model_rate > model.variants.votes_rate
 
     def choice_for(i: int):
         sims = sorted(((p, float(vectors[p] @ vectors[i])) for p in model.library.photo_ids), key=lambda kv: -kv[1])
