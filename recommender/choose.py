@@ -57,6 +57,31 @@ class Choice:
     ranked: list[Candidate] = field(default_factory=list)  # the neighbour ranking, for the explanation
     guide_id: int | None = None  # where the votes did not decide: the guide the first set was liked with
 
+    @property
+    def chosen(self) -> Candidate | None:
+        """The neighbours' candidate for the chosen set, where they rated it."""
+        return next((c for c in self.ranked if params_hash(c.params) == self.keys[0]), None)
+
+
+def explain(choice: Choice) -> str:
+    """What decided, in words: the rule's reason, then — where the neighbours' votes decided — the
+    verdicts behind the chosen set and the runner-up's margin."""
+    if choice.fallback:
+        return f"fell back to the {choice.source}: {choice.reason}"
+    best = choice.chosen
+    if best is None:
+        return choice.reason
+    good = [sp for sp in best.support if sp.weight > 0]
+    bad = [sp for sp in best.support if sp.weight < 0]
+    lines = [f"{choice.reason}; chosen set scored {best.total:.3f} from {len(good)} good and {len(bad)} bad "
+             "verdict(s):"]
+    lines += [f"  photo {sp.photo_id} (similarity {sp.similarity:.3f}), render {sp.render_id}: {sp.verdict}"
+              f"{'' if sp.score is None else f' {sp.score}/5'} by {sp.curator}" for sp in best.support[:8]]
+    runner_up = next((c for c in choice.ranked if c is not best), None)
+    if runner_up is not None:
+        lines.append(f"runner-up set scored {runner_up.total:.3f} (margin {best.total - runner_up.total:.3f})")
+    return "\n".join(lines)
+
 
 def curated_itself(ranked: list[Candidate]) -> bool:
     """Whether the photo itself (a neighbour at SAME_PHOTO similarity) has a good verdict."""

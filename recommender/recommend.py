@@ -14,7 +14,6 @@ from prismarec.db.store import (
     curated_photo_ids,
     curator_exists,
     embedding_matrix,
-    params_hash,
     untagged,
     verdict_signature,
 )
@@ -24,7 +23,7 @@ from prismarec.renderer.images import ImageError, load_image
 from prismarec.renderer.params import RenderParams
 from sqlalchemy.orm import Session
 
-from .choose import NEIGHBOURS, choose, learn
+from .choose import NEIGHBOURS, choose, explain, learn
 from .ranking import MIN_SIMILARITY, Candidate
 from .taste import Library, TasteModel, TastePhoto
 
@@ -86,16 +85,11 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
     photo = TastePhoto.of(image, vector) if image is not None else None
     choice = choose(hits, rows, every_row, lambda: taste_model(catalog, curator), photo, k=k,
                     min_similarity=min_similarity, whose=whose)
-    best = choice.styles[choice.keys[0]]
-    chosen = next((c for c in choice.ranked if params_hash(c.params) == choice.keys[0]), None)
+    chosen = choice.chosen
     guide = chosen.guide_id if chosen is not None else choice.guide_id
-    if choice.fallback:
-        explanation = f"fell back to the {choice.source}: {choice.reason}"
-    else:  # the neighbours' verdicts on the chosen set, where they rated it
-        explanation = f"{choice.reason}; {_explain(chosen, choice.ranked)}" if chosen else choice.reason
-    return Recommendation(best, [choice.styles[key] for key in choice.keys[1:]], round(choice.confidence, 4),
-                          _neighbours(hits, paths, choice.ranked), choice.fallback, explanation, guide,
-                          catalog.net.name, choice.source)
+    return Recommendation(choice.styles[choice.keys[0]], [choice.styles[key] for key in choice.keys[1:]],
+                          round(choice.confidence, 4), _neighbours(hits, paths, choice.ranked), choice.fallback,
+                          explain(choice), guide, catalog.net.name, choice.source)
 
 
 _MODELS: dict[tuple, TasteModel] = {}  # per process: (database, backbone, curator, verdicts) -> model
@@ -206,16 +200,3 @@ def _neighbours(hits: list[tuple[int, float]], paths: dict[int, str], ranked: li
                                                    "score": sp.score, "curator": sp.curator,
                                                    "weight": round(sp.weight, 4)})
     return list(by_photo.values())
-
-
-def _explain(best: Candidate, ranked: list[Candidate]) -> str:
-    """The verdicts behind the chosen set, and the runner-up with the margin."""
-    good = [sp for sp in best.support if sp.weight > 0]
-    bad = [sp for sp in best.support if sp.weight < 0]
-    lines = [f"chosen set scored {best.total:.3f} from {len(good)} good and {len(bad)} bad verdict(s):"]
-    lines += [f"  photo {sp.photo_id} (similarity {sp.similarity:.3f}), render {sp.render_id}: {sp.verdict}"
-              f"{'' if sp.score is None else f' {sp.score}/5'} by {sp.curator}" for sp in best.support[:8]]
-    runner_up = next((c for c in ranked if c is not best), None)
-    if runner_up is not None:
-        lines.append(f"runner-up set scored {runner_up.total:.3f} (margin {best.total - runner_up.total:.3f})")
-    return "\n".join(lines)

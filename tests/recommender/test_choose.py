@@ -7,6 +7,7 @@ from prismarec.recommender.choose import (
     HOUSE_LOOK,
     Decision,
     choose,
+    explain,
     house_look,
     most_liked_set,
     neighbours,
@@ -91,3 +92,11 @@ def test_with_nothing_liked_the_house_look():
     assert choice.styles[choice.keys[0]] == HOUSE_LOOK and choice.confidence == 0.0
     assert choice.reason.startswith("no photo has the curators' verdicts yet; nothing is liked yet")
     assert choose([], [], lambda: [], lambda: None, None).source == "house look"
+
+
+def test_the_explanation_says_what_decided():
+    rows = [good(1, LIKED, 1), good(2, LIKED, 2, 4), good(2, OTHER, 3, 3)]
+    said = explain(neighbours(decision([(1, 0.95), (2, 0.9)], rows)))
+    assert said.startswith("similar curated photos liked it; chosen set scored")
+    assert "photo 1 (similarity 0.950), render 1: good 5/5 by ann" in said and "runner-up set scored" in said
+    assert explain(house_look(decision([], []))).startswith("fell back to the house look: no photo has")
