@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from prismarec.renderer.params import RenderParams, parse_assignments, parse_json
 from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from prismarec.renderer.params import RenderParams, parse_assignments, parse_json
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -93,6 +94,7 @@ def check_new_png(path: Path) -> None:
 
 def save_new_png(picture: Image.Image, path: Path) -> None:
     import numpy as np
+
     from prismarec.renderer.images import save_png
 
     save_png(np.asarray(picture), path, replace=False)

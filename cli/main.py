@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
+
 from prismarec.recommender import MIN_SIMILARITY
 from prismarec.renderer.params import (
     BACKBONES,
@@ -17,7 +19,6 @@ from prismarec.renderer.params import (
     field_names,
     parse_json,
 )
-from rich.table import Table
 
 if TYPE_CHECKING:  # the library is imported inside each command, so that --help starts at once
     from prismarec.studio.service import Studio
@@ -507,6 +508,7 @@ def serve(
     network interface, name it with --allow-host. Behind a reverse proxy, name it with --trust-proxy.
     """
     import uvicorn
+
     from prismarec.studio.web import create_app
     from prismarec.studio.web.app import LOCAL_HOSTS
 
@@ -621,6 +623,7 @@ def evaluate_cmd(
 def _evaluate_generated(spec: str, seed: int, workers: int, plot: Path, backbone: str, weights: Path | None,
                         as_json: bool) -> None:
     import torch
+
     from prismarec.recommender.simulation import parse_curators
     from prismarec.recommender.transfer import Photos, one_line, run, summary, table
     from prismarec.recommender.transfer import plot as plot_transfer

@@ -138,6 +138,9 @@ class Curator(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+VERDICTS = ("good", "bad")  # what a verdict can say
+
+
 class Verdict(Base):
     """A curator's judgement of a render. A later verdict by the same curator supersedes
     the earlier one (`current` false) — history is kept."""

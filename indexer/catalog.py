@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
+
 from prismarec.db import Database, NotFound
 from prismarec.db.models import Guide as GuideRow
 from prismarec.db.models import Photo as PhotoRow
@@ -28,7 +30,6 @@ from prismarec.db.store import (
 )
 from prismarec.renderer.backbones import Backbone
 from prismarec.renderer.images import ImageError, is_render, load_image, read_image_file
-from sqlalchemy import select
 
 from .embed import embed
 from .vector_index import VectorIndex

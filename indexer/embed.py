@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+
 from prismarec.renderer.backbones import Backbone
 from prismarec.renderer.images import resize
 

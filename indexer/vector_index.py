@@ -30,10 +30,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 from faiss.contrib.evaluation import knn_intersection_measure
+from sqlalchemy.orm import Session
+
 from prismarec.db import Database, StorageError, index_dir
 from prismarec.db.store import embedding_count, embedding_matrix, embedding_sample, embedding_signature
 from prismarec.renderer.files import atomic_write
-from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 

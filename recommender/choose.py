@@ -30,10 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.isotonic import IsotonicRegression
+
 from prismarec.db.store import CuratedRender, params_hash
 from prismarec.renderer.painting import describe
 from prismarec.renderer.params import RenderParams
-from sklearn.isotonic import IsotonicRegression
 
 from .ranking import MIN_SIMILARITY, SAME_PHOTO, Candidate, confidence, diverse, most_liked, rank, turned_down
 from .taste import SCENE_SIMILARITY, Library, Platt, TasteModel, TastePhoto, Variants

@@ -23,6 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from skimage.color import deltaE_ciede2000, rgb2lab
+from sklearn.model_selection import GroupKFold
+
 from prismarec.db import Database
 from prismarec.db.models import Photo
 from prismarec.db.store import curated, embedding_matrix, params_hash, untagged
@@ -30,8 +33,6 @@ from prismarec.renderer.backbones import Backbone
 from prismarec.renderer.images import ImageError, load_image
 from prismarec.renderer.params import RenderParams
 from prismarec.renderer.pipeline import render
-from skimage.color import deltaE_ciede2000, rgb2lab
-from sklearn.model_selection import GroupKFold
 
 from .choose import FOLDS, NEIGHBOURS, Choice, choose, learn
 from .ranking import diverse, most_liked, rank

@@ -8,6 +8,8 @@ import threading
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from sqlalchemy.orm import Session
+
 from prismarec.db.models import Photo
 from prismarec.db.store import (
     curated,
@@ -21,7 +23,6 @@ from prismarec.indexer.catalog import Catalog
 from prismarec.renderer.files import atomic_write
 from prismarec.renderer.images import ImageError, load_image
 from prismarec.renderer.params import RenderParams
-from sqlalchemy.orm import Session
 
 from .choose import NEIGHBOURS, choose, explain, learn
 from .ranking import MIN_SIMILARITY, Candidate

@@ -26,12 +26,13 @@ from functools import cache
 
 import numpy as np
 from PIL import Image, ImageEnhance
+from skimage import color, data, feature, filters
+
 from prismarec.db.store import CuratedRender
 from prismarec.renderer.backbones import GOOGLENET_LAYERS
 from prismarec.renderer.images import resize, to_gray
 from prismarec.renderer.painting import FILTERS
 from prismarec.renderer.params import ENHANCEMENTS, MASK_CHOICES, STYLE_PLACES, RenderParams
-from skimage import color, data, feature, filters
 
 from .ranking import style_key
 

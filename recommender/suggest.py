@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from prismarec.db.models import Photo
 from prismarec.db.store import curated_photo_ids, embedding_matrix
 from prismarec.indexer.catalog import Catalog

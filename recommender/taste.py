@@ -39,6 +39,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from lightgbm import LGBMRanker
+from scipy.sparse.csgraph import connected_components
+from scipy.special import expit, logit
+from sklearn.decomposition import PCA
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
 from prismarec.db.store import CuratedRender
 from prismarec.renderer.backbones import layer_depth
 from prismarec.renderer.blend import keep_map
@@ -47,13 +55,6 @@ from prismarec.renderer.images import resize, to_gray
 from prismarec.renderer.masks import make_mask
 from prismarec.renderer.painting import FILTERS, parse_painting
 from prismarec.renderer.params import ENHANCEMENTS, MASK_PARTS, STYLES, RenderParams, at_width, field_specs, mask_parts
-from scipy.sparse.csgraph import connected_components
-from scipy.special import expit, logit
-from sklearn.decomposition import PCA
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from .ranking import GEOMETRY, favourites, style_key, style_of
 from .traits import photo_traits

@@ -8,9 +8,10 @@ computed on a thumbnail in a few milliseconds; nothing here was chosen for one c
 from __future__ import annotations
 
 import numpy as np
-from prismarec.renderer.images import to_gray
 from scipy import ndimage
 from skimage import color, filters
+
+from prismarec.renderer.images import to_gray
 
 HUES = ("red", "yellow", "green", "cyan", "blue", "magenta")
 NAMES = ("luma", "luma_std", "luma_p10", "luma_p90", "dark", "bright", "entropy", "saturation", "saturation_std",

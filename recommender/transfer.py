@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from skimage import data
+
 from prismarec.renderer.backbones import Backbone
 from prismarec.renderer.images import resize
-from skimage import data
 
 from .choose import learn
 from .evaluate import METHODS, Renders, evaluate_library, folds, method_picks

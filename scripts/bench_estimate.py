@@ -15,6 +15,7 @@ import time
 
 import skimage.data
 import torch
+
 from prismarec.renderer.backbones import load_backbone
 from prismarec.renderer.cost import estimate_seconds
 from prismarec.renderer.images import resize

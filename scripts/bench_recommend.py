@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import skimage.data
 from PIL import Image
+from sqlalchemy import insert
+
 from prismarec.db import Database
 from prismarec.db.models import Curator, Embedding, Photo, Render, Verdict
 from prismarec.db.store import params_hash
@@ -27,7 +29,6 @@ from prismarec.indexer.catalog import Catalog
 from prismarec.indexer.embed import embed
 from prismarec.recommender.recommend import recommend_for_vector
 from prismarec.renderer.backbones import load_backbone
-from sqlalchemy import insert
 
 from .make_demo_curation import PALETTE
 

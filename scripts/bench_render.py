@@ -14,6 +14,10 @@ from collections.abc import Callable
 
 import skimage.data
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+from torch.utils.flop_counter import FlopCounterMode
+
 from prismarec.renderer.backbones import load_backbone
 from prismarec.renderer.blend import blend, keep_map
 from prismarec.renderer.cost import pixel_steps
@@ -24,9 +28,6 @@ from prismarec.renderer.params import RenderParams
 from prismarec.renderer.pipeline import render, render_many
 from prismarec.scripts import book_reference as book
 from prismarec.scripts.notebook_dream import notebook_dream
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
-from torch.utils.flop_counter import FlopCounterMode
 
 
 def best_of(fn, repeats: int) -> float:

@@ -22,6 +22,7 @@ import numpy as np
 import skimage.data
 import torch
 from PIL import Image
+
 from prismarec.renderer import gatys
 from prismarec.renderer.images import resize
 from prismarec.renderer.params import RenderParams

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+
 from prismarec.indexer.embed import embed
 from prismarec.recommender.choose import NEIGHBOURS, choose, learn
 from prismarec.recommender.simulation import VARIANT_KINDS, Curator, scene_bank

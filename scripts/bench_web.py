@@ -23,6 +23,7 @@ import numpy as np
 import skimage.data
 import uvicorn
 from PIL import Image
+
 from prismarec.db import Database
 from prismarec.db.store import add_curator_token
 from prismarec.studio.service import Studio

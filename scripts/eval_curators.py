@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import torch
+
 from prismarec.recommender.simulation import parse_curators
 from prismarec.recommender.transfer import Photos, one_line, plot, run, summary, table
 from prismarec.renderer.backbones import load_backbone

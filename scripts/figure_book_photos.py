@@ -17,6 +17,7 @@ import sys
 import numpy as np
 import skimage.data
 from PIL import Image, ImageDraw
+
 from prismarec.renderer.backbones import Backbone, load_backbone
 from prismarec.renderer.params import RenderParams
 from prismarec.renderer.pipeline import render

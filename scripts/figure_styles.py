@@ -16,6 +16,7 @@ import sys
 
 import skimage.data
 from PIL import Image
+
 from prismarec.recommender.choose import HOUSE_LOOK
 from prismarec.renderer.backbones import load_backbone
 from prismarec.renderer.gatys import vgg19_weights_path

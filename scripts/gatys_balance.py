@@ -15,6 +15,7 @@ import argparse
 
 import skimage.data
 import torch
+
 from prismarec.renderer.gatys import loss_terms
 
 PAIRS = (("chelsea", "astronaut"), ("coffee", "hubble_deep_field"), ("rocket", "coffee"))

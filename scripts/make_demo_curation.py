@@ -47,6 +47,8 @@ import argparse
 import numpy as np
 import skimage.data
 from PIL import Image
+from skimage import color, filters
+
 from prismarec.db import Database, data_home
 from prismarec.db.store import tag
 from prismarec.indexer.catalog import Catalog
@@ -55,7 +57,6 @@ from prismarec.renderer.backbones import load_backbone
 from prismarec.renderer.images import resize, to_gray
 from prismarec.renderer.params import RenderParams
 from prismarec.studio.recording import render_and_record
-from skimage import color, filters
 
 from .sample_photos import NAMES
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage as nd
 import torch
+
 from prismarec.renderer.backbones import Backbone
 from prismarec.renderer.params import RenderParams
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from PIL import Image
 from playwright.sync_api import sync_playwright
+from sqlalchemy import func, select
+
 from prismarec.db import Database, Render
 from prismarec.db.store import add_curator_token
-from sqlalchemy import func, select
 
 from .bench_web import _serve
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
 from prismarec.renderer.images import save_png
 
 from .sweep import SweepTask

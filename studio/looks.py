@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
 from prismarec.db.store import CuratedRender
 from prismarec.renderer.backbones import Backbone
 from prismarec.renderer.images import resize

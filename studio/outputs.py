@@ -11,10 +11,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from prismarec.db import Database
 from prismarec.db.models import Photo, Verdict
 from prismarec.db.store import content_hash, render_writing_to
-from sqlalchemy import func, select
 
 
 def _same_file(a: Path, b: Path) -> bool:

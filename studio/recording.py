@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
 from prismarec.db import Database
 from prismarec.db.store import add_render, delete_render
 from prismarec.indexer.catalog import Catalog, Photo

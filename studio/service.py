@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
 from prismarec.db import Database, NotFound
 from prismarec.db.models import Guide
 from prismarec.db.store import (

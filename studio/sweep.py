@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from prismarec.db.store import find_renders
 from prismarec.indexer.catalog import Catalog
 from prismarec.renderer.images import load_image, save_png

@@ -1,6 +1,7 @@
 """Alembic environment: runs on the connection `db.session.migrate` hands over."""
 
 from alembic import context
+
 from prismarec.db.models import Base
 
 connection = context.config.attributes["connection"]

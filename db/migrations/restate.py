@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 from alembic import op
+
 from prismarec.db.store import params_hash
 from prismarec.renderer.params import PARAMS_VERSION, RenderParams
 

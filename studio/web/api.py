@@ -17,13 +17,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from PIL import Image
+from pydantic import BaseModel, Field, StrictInt
+from starlette.concurrency import run_in_threadpool
+
 from prismarec.db import renders_dir
 from prismarec.db.store import content_hash
 from prismarec.renderer.files import atomic_write
 from prismarec.renderer.params import DEFAULT_MAX_SECONDS, RenderParams
 from prismarec.studio.sweep import neighbourhood
-from pydantic import BaseModel, Field, StrictInt
-from starlette.concurrency import run_in_threadpool
 
 from .context import BodyId, CuratorDep, ItemId, OptionalId, Site, SiteDep
 from .security import MAX_UPLOAD_BYTES, UploadTooLarge, check_upload

@@ -16,9 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
 from prismarec.db import Database, NotFound, StorageError, data_home
 from prismarec.studio.service import Studio
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from . import api, pages
 from .context import Site, site

@@ -14,9 +14,10 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import Field, StrictInt
+
 from prismarec.db import Curator, Database, Guide, NotFound, Photo, Render
 from prismarec.studio.service import Studio
-from pydantic import Field, StrictInt
 
 from .security import COOKIE, Sessions, SignInLimiter, csrf_ok, csrf_token
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from PIL import Image
+
 from prismarec.db import Guide, NotFound, Render
 from prismarec.db.store import RenderFilter, curator_by_token, current_verdicts, list_renders
 from prismarec.renderer.params import RenderParams, field_specs, parse_json

@@ -8,8 +8,9 @@ import stat
 import numpy as np
 import pytest
 from PIL import Image
-from prismarec.cli.main import app
 from typer.testing import CliRunner
+
+from prismarec.cli.main import app
 
 runner = CliRunner()
 LITE = ["--backbone", "efficientnet-lite0"]

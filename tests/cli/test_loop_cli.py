@@ -3,8 +3,9 @@
 import json
 
 from PIL import Image
-from prismarec.cli.main import app
 from typer.testing import CliRunner
+
+from prismarec.cli.main import app
 
 runner = CliRunner()
 LITE = ["--backbone", "efficientnet-lite0"]

@@ -10,12 +10,13 @@ import sys
 import pytest
 from alembic import command
 from PIL import Image
+from sqlalchemy import create_engine
+from typer.testing import CliRunner
+
 from prismarec.cli.main import app
 from prismarec.db import Database
 from prismarec.db.session import alembic_config
 from prismarec.db.store import current_verdicts
-from sqlalchemy import create_engine
-from typer.testing import CliRunner
 
 runner = CliRunner()
 LITE = ["--backbone", "efficientnet-lite0"]

@@ -2,10 +2,11 @@ import json
 
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
+
 from prismarec.cli.main import app
 from prismarec.renderer.images import read_png_metadata
 from prismarec.renderer.params import RenderParams
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -1,8 +1,9 @@
 """`prismarec serve`: what it hands to uvicorn."""
 
 import uvicorn
-from prismarec.cli.main import app
 from typer.testing import CliRunner
+
+from prismarec.cli.main import app
 
 runner = CliRunner()
 

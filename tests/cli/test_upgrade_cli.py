@@ -5,12 +5,13 @@ import json
 
 from alembic import command
 from PIL import Image
+from sqlalchemy import create_engine
+from typer.testing import CliRunner
+
 from prismarec.cli.main import app
 from prismarec.db.session import alembic_config
 from prismarec.indexer.embed import embed
 from prismarec.renderer.params import RenderParams
-from sqlalchemy import create_engine
-from typer.testing import CliRunner
 
 runner = CliRunner()
 LITE = ["--backbone", "efficientnet-lite0"]

@@ -8,11 +8,12 @@ import pytest
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, create_engine, func, select
+
 from prismarec.db import Database, Render, Verdict
 from prismarec.db.session import alembic_config
 from prismarec.db.store import add_photo, add_render, curated, find_renders, params_hash, tag, untagged
 from prismarec.renderer.params import PARAMS_VERSION, RenderParams, at_width
-from sqlalchemy import Connection, create_engine, func, select
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,9 +1,10 @@
 import json
 
 import numpy as np
-import prismarec.indexer.vector_index as vi
 import pytest
 from PIL import Image
+
+import prismarec.indexer.vector_index as vi
 from prismarec.db import Database
 from prismarec.db.store import add_embedding, add_photo
 from prismarec.indexer.catalog import Catalog

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from PIL import Image
+
 from prismarec.db import Database
 from prismarec.db.models import Guide
 from prismarec.db.store import CuratedRender, params_hash
@@ -80,6 +81,7 @@ def test_evaluation_reports_both_protocols_against_the_baselines(curation):
 
 def test_unrelated_photo_falls_back_to_the_most_liked_set_instead_of_copying_a_stranger(curation, tmp_path):
     import skimage.data
+
     from prismarec.db.store import curated
     from prismarec.recommender.ranking import most_liked
 
@@ -116,6 +118,7 @@ def test_taste_model_carries_a_rule_about_the_look_to_unseen_photos(net, for_dar
     """A curator who wants one set for dark photos and another for bright ones: the model, fitted
     on some real photos, applies the rule to photos it has never seen."""
     import skimage.data
+
     from prismarec.indexer.embed import embed
     from prismarec.recommender.taste import Library, TasteModel, TastePhoto, small
     from prismarec.recommender.traits import photo_traits
@@ -197,6 +200,7 @@ def test_each_curator_gets_their_own_taste(tmp_path, net, photos):
 
 def test_suggestions_are_new_scenes_first_and_spread_out(curation, tmp_path, photos):
     import skimage.data
+
     from prismarec.recommender.suggest import suggest
 
     coins = np.asarray(Image.fromarray(skimage.data.coins()).convert("RGB"))
@@ -221,6 +225,7 @@ def test_a_darker_exposure_of_a_curated_scene_gets_what_the_curator_likes_on_dar
     A photo curated itself keeps its own favourite."""
     import skimage.data
     from PIL import ImageEnhance
+
     from prismarec.indexer.embed import embed
     from prismarec.recommender.choose import choose, learn
     from prismarec.recommender.taste import Library, TastePhoto, small
@@ -322,6 +327,7 @@ def test_confidence_of_the_taste_model_follows_held_out_outcomes_and_is_never_ce
 def test_a_set_turned_down_on_a_new_scene_is_not_offered_for_it_again(curation, tmp_path):
     """Neither the taste model nor the most-liked set repeats a set the curator tagged bad on this photo."""
     import skimage.data
+
     from prismarec.db.store import tag
 
     path = tmp_path / "gravel.png"

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from torchvision.models import googlenet
+
 from prismarec.renderer.backbones import GOOGLENET_FILE, BackboneError, load_backbone, resolve_backbone_name
 from prismarec.renderer.params import RenderParams
 from prismarec.renderer.pipeline import render
-from torchvision.models import googlenet
 
 EXPECTED_CHANNELS = {"conv1/7x7_s2": 64, "pool1/norm1": 64, "conv2/3x3_reduce": 64, "conv2/3x3": 192,
                      "inception_3a/1x1": 64, "inception_3a/3x3_reduce": 96, "inception_3a/5x5_reduce": 16,
@@ -119,10 +120,11 @@ def test_inference_form_computes_the_published_network(photos, net, shape):
 
 
 def test_a_registered_backbone_dreams_embeds_and_has_depths(photos, monkeypatch):
+    from torch import nn
+
     from prismarec.indexer.embed import embed
     from prismarec.renderer import backbones
     from prismarec.renderer.dream import dream
-    from torch import nn
 
     def load(_weights: str):
         torch.manual_seed(0)

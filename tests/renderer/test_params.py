@@ -1,6 +1,7 @@
 import dataclasses
 
 import pytest
+
 from prismarec.renderer.params import (
     REFERENCE_WIDTH,
     RenderParams,

@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from prismarec.renderer.blend import box_mean, keep_map
 from prismarec.renderer.images import resize, to_gray
 from prismarec.renderer.masks import make_mask

@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+
 from prismarec.renderer.blend import keep_map
 from prismarec.renderer.cost import BudgetError, estimate_seconds
 from prismarec.renderer.images import fit_cover, resize, to_gray

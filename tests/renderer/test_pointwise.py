@@ -1,7 +1,8 @@
 import pytest
 import torch
-from prismarec.renderer.pointwise import PointwiseConv2d, as_pointwise, is_pointwise
 from torch import nn
+
+from prismarec.renderer.pointwise import PointwiseConv2d, as_pointwise, is_pointwise
 
 
 @pytest.mark.parametrize("memory_format", [torch.channels_last, torch.contiguous_format])

@@ -5,12 +5,13 @@ file and refuses clearly without one."""
 import numpy as np
 import pytest
 import torch
+from skimage.color import deltaE_ciede2000, rgb2lab
+
 from prismarec.renderer import gatys
 from prismarec.renderer.backbones import BackboneError
 from prismarec.renderer.params import RenderParams
 from prismarec.renderer.pipeline import render, render_preview
 from prismarec.renderer.style import FAST_MODEL
-from skimage.color import deltaE_ciede2000, rgb2lab
 
 
 def delta_e(a: np.ndarray, b: np.ndarray) -> float:

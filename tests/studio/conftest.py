@@ -2,6 +2,7 @@
 
 import pytest
 from PIL import Image
+
 from prismarec.db import Database
 from prismarec.db.store import add_curator_token, tag
 from prismarec.indexer.catalog import Catalog

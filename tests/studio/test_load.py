@@ -9,10 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import func, select
+
 from prismarec.db import Render, Verdict
 from prismarec.db.store import add_curator_token
 from prismarec.studio.web import create_app
-from sqlalchemy import func, select
 
 from .conftest import make_site
 

@@ -1,11 +1,12 @@
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
+
 from prismarec.db import Database, Render
 from prismarec.indexer.catalog import Catalog
 from prismarec.renderer.params import RenderParams
 from prismarec.studio.contact_sheet import contact_sheet
 from prismarec.studio.sweep import parse_grid, plan, run
-from sqlalchemy import func, select
 
 BASE = RenderParams(size=64, iter_n=2, octave_n=2)
 

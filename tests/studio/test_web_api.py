@@ -5,11 +5,12 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import func, select
+
 from prismarec.db import Render
 from prismarec.db.store import current_verdicts
 from prismarec.renderer.params import RenderParams
 from prismarec.studio.web import create_app
-from sqlalchemy import func, select
 
 
 @pytest.fixture
@@ -293,9 +294,10 @@ def test_the_looks_of_a_photo_are_thumbnails_with_their_parameters_best_first(cl
 def test_a_removed_or_re_keyed_curator_loses_an_open_session_at_once(client, site, change):
     """Another process (the CLI) changes the curator while their browser is signed in: the next
     verdict gets 401, and the web never brings a removed curator back."""
+    from sqlalchemy import select
+
     from prismarec.db import Curator
     from prismarec.db.store import add_curator_token, remove_curator
-    from sqlalchemy import select
 
     token = sign_in(client, site)
     url = f"/api/renders/{site['renders'][0]}/verdict"

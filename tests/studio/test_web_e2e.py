@@ -9,6 +9,7 @@ import time
 
 import pytest
 import uvicorn
+
 from prismarec.db.store import current_verdicts
 from prismarec.studio.web import create_app
 
@@ -129,8 +130,9 @@ def test_the_filter_strip_shows_looks_best_first_and_one_click_applies_one(page,
 
 
 def test_render_button_is_busy_while_rendering_and_one_click_is_one_render(page, server, site):
-    from prismarec.db import Render
     from sqlalchemy import func, select
+
+    from prismarec.db import Render
 
     sign_in(page, server, site)
     page.goto(f"{server}/tune/{site['photos']['chelsea']}")
@@ -157,11 +159,12 @@ def test_apply_a_neighbours_parameters(page, server, site):
 def test_sweep_review_sheet_tag_best_then_recommend_picks_it(page, server, site, tmp_path, photos):
     """The whole curator loop in the browser, then `recommend` on a similar photo."""
     from PIL import Image
+    from sqlalchemy import func, select
+
     from prismarec.db import Render
     from prismarec.recommender.ranking import style_of
     from prismarec.recommender.recommend import recommend
     from prismarec.renderer.params import RenderParams
-    from sqlalchemy import func, select
 
     sign_in(page, server, site)
     chelsea = site["photos"]["chelsea"]

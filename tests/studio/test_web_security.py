@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from typer.testing import CliRunner
+
 from prismarec.cli.main import app as cli
 from prismarec.studio.web import create_app
-from typer.testing import CliRunner
 
 from .test_web_api import sign_in
 

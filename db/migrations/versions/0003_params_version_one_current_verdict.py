@@ -15,6 +15,7 @@ import hashlib
 
 import sqlalchemy as sa
 from alembic import op
+
 from prismarec.renderer.params import PARAMS_VERSION, RenderParams
 
 revision = "0003"
