@@ -261,7 +261,7 @@ class FavouriteClassifier:
 
     def __init__(self, photos: list[TastePhoto], favourite: list[str]):
         vectors = np.stack([p.vector for p in photos])
-        self.pca = PCA(min(self.COMPONENTS, len(photos) - 1, vectors.shape[1])).fit(vectors)
+        self.pca = PCA(min(self.COMPONENTS, len(photos) - 1, vectors.shape[1]), random_state=0).fit(vectors)
         x = self._x(photos)
         self.linear = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)).fit(x, favourite)
         self.classes = list(self.linear.classes_)
