@@ -21,7 +21,8 @@ from prismarec.db.store import current_verdicts
 runner = CliRunner()
 LITE = ["--backbone", "efficientnet-lite0"]
 FAST = ["--set", "size=64", "--set", "iter_n=1", "--set", "octave_n=1"]
-RUNAWAY = ["--set", "iter_n=5000", "--set", "layer=inception_4c/output", "--set", "size=4096"]
+RUNAWAY = ["--set", "iter_n=5000", "--set", "octave_n=12", "--set", "octave_scale=1.05",
+           "--set", "layer=inception_4c/output", "--set", "size=4096"]  # estimated at hours
 TABLES = ("photos", "guides", "embeddings", "renders", "verdicts", "curators")
 
 
