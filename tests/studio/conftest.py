@@ -1,6 +1,12 @@
-"""A small curated installation for the web tests: two photos, renders, a signed-up curator."""
+"""A small curated installation for the web tests: two photos, renders, a signed-up curator; and a
+real server for the browser and load tests."""
+
+import socket
+import threading
+import time
 
 import pytest
+import uvicorn
 from PIL import Image
 
 from prismarec.db import Database
@@ -44,3 +50,18 @@ def make_site(db_url, tmp_path, data_home, photos):
         token = add_curator_token(s, "ann")
     return {"db_url": db_url, "catalog": catalog, "photos": ids, "renders": renders, "good": good_id,
             "token": token, "guide": guide[0]}
+
+
+def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """`app` on a free local port in a thread: (its URL, the server, the thread)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server, thread

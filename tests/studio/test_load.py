@@ -1,21 +1,18 @@
 """Many curators and renderers at once through the web page, on SQLite and on PostgreSQL."""
 
 import re
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from prismarec.db import Render, Verdict
 from prismarec.db.store import add_curator_token
 from prismarec.studio.web import create_app
 
-from .conftest import make_site
+from .conftest import make_site, serve
 
 CURATORS, RENDERERS, ROUNDS = 8, 4, 5
 
@@ -32,20 +29,6 @@ def loaded_site(request, tmp_path, data_home, photos):
     with site["catalog"].db.engine.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     site["catalog"].db.close()
-
-
-def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server, thread
 
 
 def test_eight_curators_tagging_and_four_renderers_at_once_lose_nothing(loaded_site):

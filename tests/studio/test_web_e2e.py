@@ -3,15 +3,13 @@
 import json
 import re
 import shutil
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from prismarec.db.store import current_verdicts
 from prismarec.studio.web import create_app
+
+from .conftest import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -22,18 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def server(site):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    app = create_app(site["db_url"], backbone="efficientnet-lite0")
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    url, srv, thread = serve(create_app(site["db_url"], backbone="efficientnet-lite0"))
+    yield url
     srv.should_exit = True
     thread.join(10)
 
