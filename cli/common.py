@@ -40,7 +40,7 @@ USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError
 # The same from modules the CLI imports only when a command needs them (an error cannot come from
 # a module never imported, so --help does not pay for torch or SQLAlchemy).
 LIBRARY_ERRORS = {"prismarec.db.session": ("StorageError", "NotFound"),
-                  "prismarec.renderer.backbones": ("BackboneError",)}
+                  "prismarec.renderer.registry": ("BackboneError",)}
 
 
 def is_user_error(exc: BaseException) -> bool:

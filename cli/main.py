@@ -97,14 +97,14 @@ def open_records() -> Studio:
 
 
 def open_studio(backbone: str, weights: Path | None, quiet: bool = False, writes: bool = True) -> Studio:
-    """The library service with its backbone loaded; for commands that write, the database and
-    index folder are checked first, so a read-only, locked or damaged store fails before any work."""
+    """The library service with its backbone chosen (the network loads when a command first needs it);
+    for commands that write, the database and index folder are checked first, so a read-only, locked
+    or damaged store fails before any work."""
     from prismarec.studio.service import Studio
 
     studio = Studio(open_db(), backbone, weights)
-    net = studio.catalog.net
     if not quiet:
-        err.print(f"backbone: {net.name} on {net.device}")
+        err.print(f"backbone: {studio.catalog.embedder.name}")
     if writes:
         studio.db.check_writable()
         studio.catalog.index.check_writable()
@@ -750,7 +750,7 @@ def strip(
 @app.command()
 def layers(backbone: Annotated[str, typer.Option(help=", ".join(BACKBONES))] = "googlenet") -> None:
     """List the layer names LAYER accepts and the network module each one runs."""
-    from prismarec.renderer.backbones import list_layers
+    from prismarec.renderer.registry import list_layers
 
     table = Table("layer", "module")
     with user_errors():

@@ -24,6 +24,12 @@ def index_dir() -> Path:
     return data_home() / "index"
 
 
+def cache_dir() -> Path:
+    """`PRISMAREC_CACHE` (default: the user's cache directory): what can be made again, such as
+    networks exported for onnxruntime; shared by every database."""
+    return Path(os.environ.get("PRISMAREC_CACHE") or platformdirs.user_cache_dir("prismarec"))
+
+
 def renders_dir() -> Path:
     path = data_home() / "renders"
     path.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
@@ -28,11 +29,13 @@ from prismarec.db.store import (
     has_embedding,
     photo_by_hash,
 )
-from prismarec.renderer.backbones import Backbone
 from prismarec.renderer.images import ImageError, is_render, load_image, read_image_file
 
-from .embed import embed
+from .embed import Embedder
 from .vector_index import VectorIndex
+
+if TYPE_CHECKING:
+    from prismarec.renderer.backbones import Backbone
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +92,17 @@ def _decoded(path: str, mtime_ns: int, size: int) -> np.ndarray:
 
 
 class Catalog:
-    def __init__(self, db: Database, net: Backbone, index_folder: Path | None = None):
-        self.db, self.net = db, net
-        self.index = VectorIndex(db, net.name, net.pooled_dim, index_folder)
+    """Photos and guides by content, their embeddings in the database and the index."""
+
+    def __init__(self, db: Database, net: Backbone | Embedder, index_folder: Path | None = None):
+        self.db = db
+        self.embedder = net if isinstance(net, Embedder) else Embedder(net=net)
+        self.index = VectorIndex(db, self.embedder.name, self.embedder.pooled_dim, index_folder)
+
+    @property
+    def net(self) -> Backbone:
+        """The torch network (loaded on first use): renders need it, embeddings may not."""
+        return self.embedder.net
 
     def read(self, path: str | os.PathLike) -> Photo:
         """A photo file decoded and looked up by content, writing nothing (so a refused command
@@ -100,7 +111,7 @@ class Catalog:
         sha = content_hash(data)
         with self.db.reading() as s:
             row = photo_by_hash(s, sha)
-            stored = embedding_of(s, row.id, self.net.name) if row is not None else None
+            stored = embedding_of(s, row.id, self.embedder.name) if row is not None else None
             photo_id = row.id if row is not None else None
         return Photo(photo_id, str(path), image, stored, sha, stored=stored is not None)
 
@@ -108,7 +119,7 @@ class Catalog:
         """The photo with its embedding, computed now if it has none (nothing is stored)."""
         if photo.embedding is not None:
             return photo
-        return replace(photo, embedding=embed([photo.image], self.net)[0])
+        return replace(photo, embedding=self.embedder([photo.image])[0])
 
     def register(self, ref: str | os.PathLike | Photo) -> Photo:
         """Register (or find) a photo by content and make sure it is embedded and indexed."""
@@ -122,8 +133,8 @@ class Catalog:
                update_index: bool = True) -> int:
         with self.db.session() as s:
             row, _ = add_photo(s, sha, str(Path(path).resolve()), shape[1], shape[0])
-            if not has_embedding(s, row.id, self.net.name):  # another process may have just added it
-                add_embedding(s, row.id, self.net.name, vector)
+            if not has_embedding(s, row.id, self.embedder.name):  # another process may have just added it
+                add_embedding(s, row.id, self.embedder.name, vector)
             photo_id = row.id
         if update_index:
             self.index.refresh()
@@ -137,7 +148,7 @@ class Catalog:
         seen: set[str] = set()  # hashes already taken in this run
 
         def flush() -> None:
-            vectors = embed([im for _, _, im in pending], self.net, batch_size=batch_size)
+            vectors = self.embedder([im for _, _, im in pending], batch_size=batch_size)
             for (path, data, image), vec in zip(pending, vectors, strict=True):
                 self._store(path, content_hash(data), image.shape, vec, update_index=False)
                 report.added.append(path)
@@ -177,7 +188,7 @@ class Catalog:
     def _known(self, sha: str) -> bool:
         with self.db.reading() as s:
             photo = photo_by_hash(s, sha)
-            return photo is not None and has_embedding(s, photo.id, self.net.name)
+            return photo is not None and has_embedding(s, photo.id, self.embedder.name)
 
     def read_guide(self, path: str | os.PathLike) -> GuideFile:
         """A guide file decoded and looked up by content, writing nothing."""
@@ -205,7 +216,7 @@ class Catalog:
             if row is None:
                 raise NotFound(f"no photo {photo_id}")
             path, sha = row.path, row.sha256
-            vector = embedding_of(s, photo_id, self.net.name)
+            vector = embedding_of(s, photo_id, self.embedder.name)
         if vector is None:
             return self.register(path)
         try:

@@ -30,14 +30,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
 
 from prismarec.db.store import CuratedRender, params_hash
 from prismarec.renderer.painting import describe
 from prismarec.renderer.params import RenderParams
 
 from .ranking import MIN_SIMILARITY, SAME_PHOTO, Candidate, confidence, diverse, most_liked, rank, turned_down
-from .taste import SCENE_SIMILARITY, Library, Platt, TasteModel, TastePhoto, Variants
+from .taste import SCENE_SIMILARITY, Library, Platt, Steps, TasteModel, TastePhoto, Variants
 
 NEIGHBOURS = 10
 # What a photo gets before any curator liked anything: a painting filter, no dream — coherent
@@ -117,8 +116,7 @@ def measure_variants(model: TasteModel) -> Variants:
                 margins.append(scored.margin)
                 by_model.append(scored.keys[0] == lib.favourite(pid))
     return Variants(float(np.mean(by_model)) if by_model else 0.0, float(np.mean(by_votes)) if by_votes else 0.0,
-                    IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, by_votes)
-                    if len(set(by_votes)) > 1 else None,
+                    Steps.fit(raw, by_votes) if len(set(by_votes)) > 1 else None,
                     Platt.fit(margins, by_model) if by_model else None)
 
 

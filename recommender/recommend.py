@@ -29,7 +29,7 @@ from .ranking import MIN_SIMILARITY, Candidate
 from .taste import Library, TasteModel, TastePhoto
 
 log = logging.getLogger(__name__)
-TASTE_VERSION = 9  # bump when the model's features or fields change: stored models are then learnt again
+TASTE_VERSION = 10  # bump when the model's features or fields change: stored models are then learnt again
 MAX_LIBRARY = 2000  # the newest curated photos the taste model learns from
 
 
@@ -90,7 +90,7 @@ def recommend_for_vector(catalog: Catalog, vector: np.ndarray, k: int = 5, *, im
     guide = chosen.guide_id if chosen is not None else choice.guide_id
     return Recommendation(choice.styles[choice.keys[0]], [choice.styles[key] for key in choice.keys[1:]],
                           round(choice.confidence, 4), _neighbours(hits, paths, choice.ranked), choice.fallback,
-                          explain(choice), guide, catalog.net.name, choice.source)
+                          explain(choice), guide, catalog.embedder.name, choice.source)
 
 
 _MODELS: dict[tuple, TasteModel] = {}  # per process: (database, backbone, curator, verdicts) -> model
@@ -114,7 +114,7 @@ def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
     """The taste model of the current verdicts: remembered in this process and in the index folder,
     learnt again (from the curated photos' files) when verdicts changed since."""
     with catalog.db.reading() as s:
-        signature = (catalog.db.url, catalog.net.name, curator, TASTE_VERSION, *verdict_signature(s))
+        signature = (catalog.db.url, catalog.embedder.name, curator, TASTE_VERSION, *verdict_signature(s))
     with _LEARNING:
         if signature not in _MODELS:
             model = _stored_model(catalog, curator, signature)
@@ -125,14 +125,14 @@ def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
 
 def _stored_model(catalog: Catalog, curator: str | None, signature: tuple) -> TasteModel:
     """The model kept in the index folder when it was learnt from these verdicts, else learnt now and kept."""
-    path = catalog.index.path.parent / f"taste-{catalog.net.name}-{curator or 'everyone'}.pkl"
+    path = catalog.index.path.parent / f"taste-{catalog.embedder.name}-{curator or 'everyone'}.pkl"
     try:
         stored_signature, stored = pickle.loads(path.read_bytes())
         if stored_signature == signature:
             return stored
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
         pass
-    model = _learn(catalog, curator)
+    model = _learn(catalog, curator).stored()  # predicts as it will when read back
     try:
         atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps((signature, model))))
     except OSError as exc:  # a cache: carry on without it
@@ -160,7 +160,7 @@ def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
         ids = sorted({r.photo_id for r in rows})[-MAX_LIBRARY:]
         photos = {p.id: (p.path, p.sha256) for p in s.query(Photo).where(Photo.id.in_(ids))}
         passed_over = untagged(s, ids, curator)
-        photo_ids, _, matrix = embedding_matrix(s, catalog.net.name, photo_ids=ids)
+        photo_ids, _, matrix = embedding_matrix(s, catalog.embedder.name, photo_ids=ids)
     vectors = {int(pid): v for pid, v in zip(photo_ids, matrix, strict=True)}
     log.info("learning taste from %d curated photos", len(ids))
     seen = _SEEN.get((catalog.db.url, curator), _Seen())

@@ -29,10 +29,10 @@ from PIL import Image, ImageEnhance
 from skimage import color, data, feature, filters
 
 from prismarec.db.store import CuratedRender
-from prismarec.renderer.backbones import GOOGLENET_LAYERS
 from prismarec.renderer.images import resize, to_gray
 from prismarec.renderer.painting import FILTERS
 from prismarec.renderer.params import ENHANCEMENTS, MASK_CHOICES, STYLE_PLACES, RenderParams
+from prismarec.renderer.registry import GOOGLENET_LAYERS
 
 from .ranking import style_key
 

@@ -54,7 +54,7 @@ def suggest(catalog: Catalog, n: int = 20, curator: str | None = None) -> list[S
     catalog.index.refresh()
     with catalog.db.reading() as s:
         done = set(curated_photo_ids(s, curator))
-        ids, _, vectors = embedding_matrix(s, catalog.net.name)
+        ids, _, vectors = embedding_matrix(s, catalog.embedder.name)
     mask = np.array([int(i) not in done for i in ids], bool)
     ids, vectors = ids[mask], vectors[mask] if len(vectors) else vectors
     if len(ids) == 0:

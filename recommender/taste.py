@@ -31,33 +31,31 @@ that accuracy, are measured by fitting on all but a fifth of the scenes in turn.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from lightgbm import LGBMRanker
-from scipy.sparse.csgraph import connected_components
-from scipy.special import expit, logit
-from sklearn.decomposition import PCA
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from prismarec.db.store import CuratedRender
-from prismarec.renderer.backbones import layer_depth
 from prismarec.renderer.blend import keep_map
 from prismarec.renderer.enhance import DEFAULT_FACTORS
 from prismarec.renderer.images import resize, to_gray
 from prismarec.renderer.masks import make_mask
+from prismarec.renderer.onnx_sessions import onnx_session
 from prismarec.renderer.painting import FILTERS, parse_painting
 from prismarec.renderer.params import ENHANCEMENTS, MASK_PARTS, STYLES, RenderParams, at_width, field_specs, mask_parts
+from prismarec.renderer.registry import layer_depth
 
 from .ranking import GEOMETRY, favourites, style_key, style_of
 from .traits import photo_traits
+
+if TYPE_CHECKING:
+    from lightgbm import LGBMRanker
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +103,8 @@ def outcome(photo_small: np.ndarray, params: RenderParams) -> np.ndarray:
 
 def scenes(vectors: np.ndarray) -> np.ndarray:
     """Scene label per photo: connected components of content similarity above SCENE_SIMILARITY."""
+    from scipy.sparse.csgraph import connected_components
+
     if len(vectors) == 0:
         return np.zeros(0, int)
     return connected_components(vectors @ vectors.T > SCENE_SIMILARITY, directed=False)[1]
@@ -255,31 +255,71 @@ class FavouriteClassifier:
     (the content embedding reduced to a few principal components), by a regularised logistic
     regression. It transfers a curator's taste across scenes where the taste follows the photo
     rather than the set's parameters. (A random forest averaged in changed new-scene top-1 on ten
-    generated curators by less than 0.01, at many times the cost of a prediction.)"""
+    generated curators by less than 0.01, at many times the cost of a prediction.)
+
+    Fitted by scikit-learn, kept as its arrays: a stored model predicts with numpy alone."""
 
     COMPONENTS = 16
 
     def __init__(self, photos: list[TastePhoto], favourite: list[str]):
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
         vectors = np.stack([p.vector for p in photos])
-        self.pca = PCA(min(self.COMPONENTS, len(photos) - 1, vectors.shape[1]), random_state=0).fit(vectors)
+        pca = PCA(min(self.COMPONENTS, len(photos) - 1, vectors.shape[1]), random_state=0).fit(vectors)
+        self.centre, self.axes = pca.mean_, pca.components_
         x = self._x(photos)
-        self.linear = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)).fit(x, favourite)
-        self.classes = list(self.linear.classes_)
+        scaler = StandardScaler().fit(x)
+        linear = LogisticRegression(C=0.1, max_iter=2000).fit(scaler.transform(x), favourite)
+        self.mean, self.scale = scaler.mean_, scaler.scale_
+        self.coef, self.intercept = linear.coef_, linear.intercept_
+        self.classes = list(linear.classes_)
 
     def _x(self, photos: list[TastePhoto]) -> np.ndarray:
+        """Traits and the embedding's principal components."""
         vectors = np.stack([p.vector for p in photos])
-        return np.hstack([np.stack([p.traits for p in photos]), self.pca.transform(vectors)])
+        return np.hstack([np.stack([p.traits for p in photos]), (vectors - self.centre) @ self.axes.T])
 
     def proba(self, photos: list[TastePhoto]) -> np.ndarray:
-        """The chance that each of `classes` is each photo's favourite, one row per photo."""
-        return self.linear.predict_proba(self._x(photos))
+        """The chance that each of `classes` is each photo's favourite, one row per photo (what
+        scikit-learn's `predict_proba` gives: a softmax, or for two classes the second's logistic)."""
+        z = (self._x(photos) - self.mean) / self.scale @ self.coef.T + self.intercept
+        if len(self.classes) == 2:
+            second = expit(z[:, 0])
+            return np.c_[1 - second, second]
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+
+class StoredRanker:
+    """A fitted LambdaRank ranker converted to ONNX (onnxmltools) and run by onnxruntime, so a
+    stored taste model predicts without importing LightGBM and scikit-learn: a second of every
+    recommendation's start-up. Scores agree with LightGBM's to float32 rounding."""
+
+    def __init__(self, ranker: LGBMRanker):
+        from onnxmltools import convert_lightgbm
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        features = FloatTensorType([None, ranker.n_features_in_])
+        self.onnx = convert_lightgbm(ranker.booster_, initial_types=[("x", features)], target_opset=15,
+                                     zipmap=False).SerializeToString()
+        self._session: Any = None
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if self._session is None:
+            self._session = onnx_session(self.onnx, threads=1)
+        return self._session.run(None, {"x": x.astype(np.float32)})[0][:, 0]
+
+    def __getstate__(self) -> dict:
+        return {"onnx": self.onnx, "_session": None}
 
 
 @dataclass
 class Learnt:
     """A ranker of (photo, set) pairs and, with two favourite sets or more, a favourite classifier."""
 
-    ranker: LGBMRanker
+    ranker: LGBMRanker | StoredRanker
     classifier: FavouriteClassifier | None
     share: float = 0.5  # the classifier's weight against the ranker's (`TasteModel.fit` chooses it)
     known: dict[int, np.ndarray] = field(default_factory=dict)  # curated photo -> classifier probabilities
@@ -302,6 +342,11 @@ class Learnt:
     def scores(self, lib: Library, photo: TastePhoto, keys: list[str]) -> np.ndarray:
         return blend(*self.parts(lib, photo, keys), self.share if self.classifier is not None else 0.0)
 
+    def stored(self) -> Learnt:
+        """This model in the form it is kept in between processes (`StoredRanker`)."""
+        ranker = self.ranker if isinstance(self.ranker, StoredRanker) else StoredRanker(self.ranker)
+        return Learnt(ranker, self.classifier, self.share, self.known)
+
 
 SHARES = (0.5, 0.0, 1.0)  # the classifier's weights tried, the blend first (it wins ties)
 
@@ -323,6 +368,9 @@ class Platt:
 
     @classmethod
     def fit(cls, margins: list[float], correct: list[bool]) -> Platt:
+        from scipy.special import logit
+        from sklearn.linear_model import LogisticRegression
+
         if len(set(correct)) < 2:  # all right or all wrong: the rate, short of certainty
             return cls(0.0, float(logit(np.clip(np.mean(correct) if correct else 0.0, 0.02, 0.98))))
         fitted = LogisticRegression().fit(np.reshape(margins, (-1, 1)), correct)
@@ -330,6 +378,11 @@ class Platt:
 
     def predict(self, margins: list[float]) -> np.ndarray:
         return expit(self.slope * np.asarray(margins, float) + self.intercept)
+
+
+def expit(z: np.ndarray) -> np.ndarray:
+    """The logistic function (scipy's `expit`, without importing scipy.special for one formula)."""
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 @dataclass
@@ -350,13 +403,33 @@ class Scored:
 
 
 @dataclass
+class Steps:
+    """An isotonic map, fitted by scikit-learn and kept as its steps: a stored model predicts with
+    numpy alone (`np.interp` between the steps, flat beyond them, as `IsotonicRegression` with
+    `out_of_bounds="clip"` does)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def fit(cls, raw: list[float], correct: list[bool]) -> Steps:
+        from sklearn.isotonic import IsotonicRegression
+
+        fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, correct)
+        return cls(fitted.X_thresholds_, fitted.y_thresholds_)
+
+    def predict(self, raw: list[float]) -> np.ndarray:
+        return np.interp(raw, self.x, self.y)
+
+
+@dataclass
 class Variants:
     """Rule 1 (re-photographs of curated scenes) measured on photos held out: whether the model or
     the neighbours' votes decide, each one's held-out top-1, and each one's calibration."""
 
     model_rate: float = 0.0
     votes_rate: float = 0.0
-    votes: IsotonicRegression | None = None  # the votes' confidence -> probability of the favourite
+    votes: Steps | None = None  # the votes' confidence -> probability of the favourite
     calibration: Platt | None = None  # the model's margin -> probability of the favourite
 
     @property
@@ -385,6 +458,12 @@ class TasteModel:
     def worth_it(self) -> bool:
         return self.model is not None and self.accuracy > self.most_liked_rate
 
+    def stored(self) -> TasteModel:
+        """This model as it is kept between processes: it predicts without LightGBM or scikit-learn."""
+        kept = copy.copy(self)
+        kept.model = self.model.stored() if self.model is not None else None
+        return kept
+
     def _training(self, photo_ids: list[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """Features, grades and group sizes (one group per photo) for the ranker."""
         lib, X, y, groups = self.library, [], [], []
@@ -399,6 +478,8 @@ class TasteModel:
     def _fitted(self, photo_ids: list[int]) -> Learnt:
         """LambdaRank over each photo's sets (subsampled rows and features steady it on a few scenes)
         and the favourite classifier. One thread: a recommendation runs beside renders and other requests."""
+        from lightgbm import LGBMRanker
+
         X, y, groups = self._training(photo_ids)
         ranker = LGBMRanker(n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=3, subsample=0.8,
                             subsample_freq=1, colsample_bytree=0.8, random_state=0, n_jobs=1, verbose=-1)

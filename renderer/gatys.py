@@ -33,7 +33,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .backbones import BackboneError, default_device, torchvision_state, weights_file
+from .backbones import default_device, torchvision_state
+from .registry import BackboneError, weights_file
 
 GATYS_MODEL = "vgg19-gatys"
 VGG19_FILE = "vgg19-dcbb9e9d.pth"

@@ -68,7 +68,8 @@ class PaintingNetwork:
     """The multi-style transformer as an onnxruntime session."""
 
     def __init__(self, threads: int | None = None):
-        from .style import MODELS, onnx_session
+        from .onnx_sessions import onnx_session
+        from .style import MODELS
 
         self.session = onnx_session(str(MODELS / "multistyle26.onnx"), threads)
 

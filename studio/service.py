@@ -84,12 +84,13 @@ class Studio:
 
     @property
     def catalog(self) -> Catalog:
+        from prismarec.db.paths import cache_dir
         from prismarec.indexer.catalog import Catalog
-        from prismarec.renderer.backbones import load_backbone
+        from prismarec.indexer.embed import Embedder
 
         with self._lock:
             if self._catalog is None:
-                self._catalog = Catalog(self.db, load_backbone(self._backbone, self._weights))
+                self._catalog = Catalog(self.db, Embedder(self._backbone, self._weights, cache=cache_dir()))
             return self._catalog
 
     def photo(self, ref: PhotoRef) -> Photo:
@@ -218,7 +219,7 @@ class Studio:
         output = str(fresh_output(self.db, folder, Path(found.path).stem, taken))
         task = SweepTask(found.id, str(Path(found.path).resolve()), guide_id,
                          str(Path(guide_file.path).resolve()) if guide_file else None, params, output, (),
-                         self.catalog.net.name, str(self._weights) if self._weights else None, max_seconds)
+                         self.catalog.embedder.name, str(self._weights) if self._weights else None, max_seconds)
         return AutoRender(name, 0, output, params, guide_id, rec), task
 
     def render_planned(self, planned: list[tuple[AutoRender, SweepTask]], executor: Executor | None = None,
@@ -260,8 +261,9 @@ class Studio:
                          None if task.guide_id is None else guide_files[task.guide_id].image, max_seconds)
         registered = [(self.catalog.register(p).id, str(Path(p.path).resolve())) for p in readable]
         guide_list = [(self.catalog.register_guide(g)[0], str(Path(g.path).resolve())) for g in guide_files]
-        return plan(registered, guide_list or [(None, None)], base, grid, output_dir, backbone=self.catalog.net.name,
-                    weights=str(self._weights) if self._weights else None, max_seconds=max_seconds)
+        return plan(registered, guide_list or [(None, None)], base, grid, output_dir,
+                    backbone=self.catalog.embedder.name, weights=str(self._weights) if self._weights else None,
+                    max_seconds=max_seconds)
 
     def sweep(self, tasks: list[SweepTask], executor: Executor | None = None,
               on_task: Callable[[], None] | None = None) -> SweepReport:

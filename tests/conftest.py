@@ -10,6 +10,8 @@ import skimage.data
 
 # Never touch (or leave an empty folder in) the user's torch cache.
 os.environ.setdefault("TORCH_HOME", tempfile.mkdtemp(prefix="prismarec-torch-"))
+# nor its prismarec cache; one for the whole run, so the network is exported for onnxruntime once
+os.environ.setdefault("PRISMAREC_CACHE", tempfile.mkdtemp(prefix="prismarec-cache-"))
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 

@@ -105,3 +105,26 @@ def test_the_next_photo_to_curate_is_a_new_one_the_model_is_unsure_of():
     assert teaching_order(vectors, nothing_curated, 4)[-1] == 1  # without a model: novelty alone, twins apart
     curated_like_c = np.array([0.0, 0.0, 0.95, 0.0])
     assert teaching_order(vectors, curated_like_c, 1, np.array([0.2, 0.2, 0.9, 0.5])) == [3]
+
+
+def test_a_stored_taste_model_ranks_as_learnt_without_lightgbm_or_scikit_learn(net):
+    """What a recommendation reads back predicts as the model it learnt: the same order, scores and
+    confidence, from arrays and an ONNX ranker (no LightGBM or scikit-learn object in the file)."""
+    import pickle
+
+    from prismarec.recommender.choose import learn
+    from prismarec.recommender.transfer import Photos, curate
+
+    photos = Photos.build(net, kinds=(0, 1), scenes=[s for s in scene_bank() if s.name == s.group][:12])
+    lib = curate(Curator.generate(5), photos).library
+    learnt = learn(lib)
+    assert learnt.model is not None and learnt.model.classifier is not None
+    stored = pickle.dumps(learnt.stored())
+    assert b"sklearn" not in stored and b"lightgbm" not in stored
+    kept = pickle.loads(stored)
+    assert kept.variants.votes is None or np.allclose(kept.variants.votes.predict([0.2, 0.6]),
+                                                      learnt.variants.votes.predict([0.2, 0.6]))
+    for pid in lib.photo_ids:
+        want, got = learnt.rank(lib.photo(pid)), kept.rank(lib.photo(pid))
+        assert got.keys == want.keys or np.isclose(want.scores[0], want.scores[1], atol=1e-4)
+        assert np.allclose(got.scores, want.scores, atol=1e-4) and abs(got.confidence - want.confidence) < 1e-3

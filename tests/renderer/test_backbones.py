@@ -5,9 +5,10 @@ import pytest
 import torch
 from torchvision.models import googlenet
 
-from prismarec.renderer.backbones import GOOGLENET_FILE, BackboneError, load_backbone, resolve_backbone_name
+from prismarec.renderer.backbones import load_backbone
 from prismarec.renderer.params import RenderParams
 from prismarec.renderer.pipeline import render
+from prismarec.renderer.registry import GOOGLENET_FILE, BackboneError, resolve_backbone_name
 
 EXPECTED_CHANNELS = {"conv1/7x7_s2": 64, "pool1/norm1": 64, "conv2/3x3_reduce": 64, "conv2/3x3": 192,
                      "inception_3a/1x1": 64, "inception_3a/3x3_reduce": 96, "inception_3a/5x5_reduce": 16,
@@ -123,7 +124,7 @@ def test_a_registered_backbone_dreams_embeds_and_has_depths(photos, monkeypatch)
     from torch import nn
 
     from prismarec.indexer.embed import embed
-    from prismarec.renderer import backbones
+    from prismarec.renderer import backbones, registry
     from prismarec.renderer.dream import dream
 
     def load(_weights: str):
@@ -135,17 +136,17 @@ def test_a_registered_backbone_dreams_embeds_and_has_depths(photos, monkeypatch)
     def cut(net, layer):
         return next(((i, m) for i, (name, m) in enumerate(net.stages) if name == layer), None)
 
-    monkeypatch.setattr(backbones, "_REGISTRY", dict(backbones._REGISTRY))
-    backbones.register_backbone(backbones.BackboneSpec("tiny", load, 16, lambda: [("one", "conv"), ("two", "conv")],
-                                                       cut))
-    assert backbones.list_backbones() == ["googlenet", "efficientnet-lite0", "tiny"]
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    registry.register_backbone(registry.BackboneSpec("tiny", load, 16, lambda: [("one", "conv"), ("two", "conv")],
+                                                     cut))
+    assert registry.list_backbones() == ["googlenet", "efficientnet-lite0", "tiny"]
     net = backbones.load_backbone("tiny", device="cpu")
     photo = photos["coffee"][::8, ::8].copy()
     out = dream(net, photo, RenderParams(layer="two", iter_n=2, octave_n=1))
     assert out.shape == photo.shape and np.abs(out.astype(int) - photo).mean() > 1
     assert embed([photo], net).shape == (1, 16)
-    assert (backbones.layer_depth("one"), backbones.layer_depth("two"), backbones.layer_depth(None)) == (0.0, 0.5, -1.0)
+    assert (registry.layer_depth("one"), registry.layer_depth("two"), registry.layer_depth(None)) == (0.0, 0.5, -1.0)
     with pytest.raises(ValueError, match="unknown layer 'three' for tiny; valid: one, two"):
         net.resolve("three")
-    with pytest.raises(backbones.BackboneError, match="unknown backbone 'huge'"):
+    with pytest.raises(registry.BackboneError, match="unknown backbone 'huge'"):
         backbones.load_backbone("huge")

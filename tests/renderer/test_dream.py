@@ -76,7 +76,7 @@ def test_unknown_layer_lists_valid_names(net, photos):
 
 
 def test_every_book_layer_renders_on_efficientnet(net, photos):
-    from prismarec.renderer.backbones import GOOGLENET_LAYERS
+    from prismarec.renderer.registry import GOOGLENET_LAYERS
 
     photo = resize(photos["coffee"], 64)
     depths = [net.resolve(blob)[0] for blob in GOOGLENET_LAYERS]  # the book's order, shallow to deep
@@ -88,7 +88,7 @@ def test_every_book_layer_renders_on_efficientnet(net, photos):
 def test_googlenet_layer_table_covers_torchvision_modules():
     from torchvision.models import googlenet
 
-    from prismarec.renderer.backbones import GOOGLENET_LAYERS
+    from prismarec.renderer.registry import GOOGLENET_LAYERS
 
     model = googlenet(weights=None, aux_logits=False, init_weights=False)
     children = dict(model.named_children())

@@ -8,9 +8,9 @@ import torch
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from prismarec.renderer import gatys
-from prismarec.renderer.backbones import BackboneError
 from prismarec.renderer.params import RenderParams
 from prismarec.renderer.pipeline import render, render_preview
+from prismarec.renderer.registry import BackboneError
 from prismarec.renderer.style import FAST_MODEL
 
 
