@@ -186,19 +186,13 @@ class Decision:
 
 
 def taste_on_this_scene(d: Decision) -> Choice | None:
-    """Rule 1, where the taste model is surer than the votes: it ranks the sets the scene's photos
-    and others liked, for this photo's look. Both confidences are calibrated on held-out
-    re-photographs, so the surer one answers photo by photo; without the votes' calibration, the one
-    that matched more often there. A photo curated itself keeps its own."""
-    variants = d.learned.variants if d.learned is not None else None
-    if not (d.picks and d.trusted and variants.calibration is not None and not curated_itself(d.ranked)):
+    """Rule 1, where the taste model beat the votes on held-out re-photographs: it ranks the sets
+    the scene's photos and others liked, for this photo's look. A photo curated itself keeps its own."""
+    if not (d.picks and d.trusted and d.learned.variants.model_decides and not curated_itself(d.ranked)):
         return None
-    if variants.votes is None and not variants.model_decides:
-        return None
+    variants = d.learned.variants
     scored = d.learned.rank(d.photo, d.vetoed, [params_hash(c.params) for c in d.picks], variants.calibration)
     if not scored.keys:
-        return None
-    if variants.votes is not None and scored.confidence <= votes_confidence(d):
         return None
     return d.taste_choice(scored.keys, scored.confidence, False,
                           f"curated photos of this scene and {d.whose} taste model decided: it ranked the sets they "
@@ -210,17 +204,11 @@ def neighbours(d: Decision) -> Choice | None:
     """Rule 1: the similar curated photos' rank-aware votes, calibrated on held-out photos."""
     if not d.picks:
         return None
-    styles = {params_hash(c.params): c.params for c in d.picks}
-    return Choice(list(styles), styles, votes_confidence(d), False, "neighbours", "similar curated photos liked it",
-                  d.ranked)
-
-
-def votes_confidence(d: Decision) -> float:
-    """The chance the neighbours' first pick is the favourite: their raw confidence, calibrated on
-    held-out photos where the model has measured it."""
     raw = confidence(d.picks[0], d.ranked)
     votes = d.learned.variants.votes if d.learned is not None else None
-    return float(votes.predict([raw])[0]) if votes is not None else raw
+    styles = {params_hash(c.params): c.params for c in d.picks}
+    return Choice(list(styles), styles, float(votes.predict([raw])[0]) if votes is not None else raw, False,
+                  "neighbours", "similar curated photos liked it", d.ranked)
 
 
 def taste_on_a_new_scene(d: Decision) -> Choice | None:
