@@ -50,6 +50,12 @@ class MethodScore:
     top3: float = 0.0
     delta_e: float = 0.0  # mean render-space ΔE (CIEDE2000) to the favourite's render
 
+    def add(self, keys: list[str], favourite: str, delta_e: float, photos: int) -> None:
+        """One held-out photo's picks (best first) against its favourite, as a share of `photos`."""
+        self.top1 += (keys[0] == favourite) / photos
+        self.top3 += (favourite in keys[:3]) / photos
+        self.delta_e += delta_e / photos
+
 
 @dataclass
 class ProtocolReport:
@@ -201,15 +207,13 @@ def evaluate_library(lib: Library, images: dict[int, np.ndarray], renders: Rende
             model = learn(sub, ahead=held)  # learnt without the held photos, as `recommend` learns without a new one
             for query in held:
                 picks, choice = method_picks(sub, train, query, model, rng)
-                favourite = lib.styles[lib.favourite(query)]
+                favourite = lib.favourite(query)
                 for method, keys in picks.items():
-                    score = scores[method]
-                    score.top1 += (keys[0] == lib.favourite(query)) / len(liked_photos)
-                    score.top3 += (lib.favourite(query) in keys[:3]) / len(liked_photos)
                     chosen = sub.styles.get(keys[0]) or lib.styles.get(keys[0]) or RenderParams()
-                    score.delta_e += renders.delta_e(query, images[query], chosen, favourite) / len(liked_photos)
+                    scores[method].add(keys, favourite, renders.delta_e(query, images[query], chosen,
+                                                                        lib.styles[favourite]), len(liked_photos))
                 confidences.append(choice.confidence)
-                hits.append(picks["recommend"][0] == lib.favourite(query))
+                hits.append(picks["recommend"][0] == favourite)
                 fallbacks += choice.fallback
                 if on_photo:
                     on_photo(1)
