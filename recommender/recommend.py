@@ -114,30 +114,38 @@ def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
     """The taste model of the current verdicts: remembered in this process and in the index folder,
     learnt again (from the curated photos' files) when verdicts changed since."""
     with catalog.db.reading() as s:
-        signature = (catalog.db.url, catalog.embedder.name, curator, TASTE_VERSION, *verdict_signature(s))
+        signature = _signature(catalog, s, curator)
     with _LEARNING:
         if signature not in _MODELS:
-            model = _stored_model(catalog, curator, signature)
+            model, learnt_from = _stored_model(catalog, curator, signature)
             _MODELS.clear()
-            _MODELS[signature] = model
+            _MODELS[learnt_from] = model  # a verdict given meanwhile is in it: kept under what it saw
+            return model
         return _MODELS[signature]
 
 
-def _stored_model(catalog: Catalog, curator: str | None, signature: tuple) -> TasteModel:
-    """The model kept in the index folder when it was learnt from these verdicts, else learnt now and kept."""
+def _signature(catalog: Catalog, s: Session, curator: str | None) -> tuple:
+    """What a taste model is learnt from: the database, backbone, curator, model version and verdicts."""
+    return (catalog.db.url, catalog.embedder.name, curator, TASTE_VERSION, *verdict_signature(s))
+
+
+def _stored_model(catalog: Catalog, curator: str | None, signature: tuple) -> tuple[TasteModel, tuple]:
+    """The model kept in the index folder when it was learnt from these verdicts, else learnt now and
+    kept; with the signature of the verdicts it was learnt from."""
     path = catalog.index.path.parent / f"taste-{catalog.embedder.name}-{curator or 'everyone'}.pkl"
     try:
         stored_signature, stored = pickle.loads(path.read_bytes())
         if stored_signature == signature:
-            return stored
+            return stored, signature
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
         pass
-    model = _learn(catalog, curator).stored()  # predicts as it will when read back
+    model, learnt_from = _learn(catalog, curator)
+    model = model.stored()  # predicts as it will when read back
     try:
-        atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps((signature, model))))
+        atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps((learnt_from, model))))
     except OSError as exc:  # a cache: carry on without it
         log.warning("cannot keep the taste model in %s: %s", path, exc)
-    return model
+    return model, learnt_from
 
 
 @dataclass
@@ -152,10 +160,12 @@ class _Seen:
 _SEEN: dict[tuple[str, str | None], _Seen] = {}  # per process: (database URL, curator) -> the last library
 
 
-def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
+def _learn(catalog: Catalog, curator: str | None) -> tuple[TasteModel, tuple]:
     """Learn from the newest curated photos; files are read (and outcomes computed) only for photos
-    this process has not learnt from before."""
+    this process has not learnt from before. Returns the model and the signature (`_signature`) of
+    the verdicts it saw, read in the same transaction."""
     with catalog.db.reading() as s:
+        signature = _signature(catalog, s, curator)
         rows = curated(s, curator=curator)
         ids = sorted({r.photo_id for r in rows})[-MAX_LIBRARY:]
         photos = {p.id: (p.path, p.sha256) for p in s.query(Photo).where(Photo.id.in_(ids))}
@@ -178,7 +188,7 @@ def _learn(catalog: Catalog, curator: str | None) -> TasteModel:
     model = learn(library, rows)
     _SEEN[catalog.db.url, curator] = _Seen({photos[pid][1]: library.images[pid] for pid in library.photo_ids},
                                            {(photos[pid][1], key): v for (pid, key), v in library.outcomes.items()})
-    return model
+    return model, signature
 
 
 def recommend(catalog: Catalog, photo_path: str, k: int = 5, min_similarity: float = MIN_SIMILARITY,

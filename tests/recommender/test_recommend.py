@@ -300,11 +300,11 @@ def test_learning_again_reuses_thumbnails_and_what_each_set_does_to_each_photo(c
     real = taste.outcome
     monkeypatch.setattr(taste, "outcome", lambda image, params: computed.append(params) or real(image, params))
     monkeypatch.setattr(recommending, "_SEEN", {})
-    first = recommending._learn(curation, None)
+    first, _ = recommending._learn(curation, None)
     assert len(computed) == len(first.library.outcomes) > 0
     computed.clear()
     monkeypatch.setattr(recommending, "load_image", lambda path: pytest.fail(f"{path} read again"))
-    second = recommending._learn(curation, None)  # as after a verdict: the model is learnt again
+    second, _ = recommending._learn(curation, None)  # as after a verdict: the model is learnt again
     assert computed == [] and second.library.outcomes.keys() == first.library.outcomes.keys()
     assert all(np.array_equal(second.library.images[p], first.library.images[p]) for p in first.library.photo_ids)
     assert all(np.array_equal(second.library.traits[p], first.library.traits[p]) for p in first.library.photo_ids)

@@ -14,9 +14,9 @@ def test_verdicts_and_recommendations_at_once_learn_each_model_once_and_keep_the
     learn = rec._learn
 
     def counted(catalog, curator):
-        with catalog.db.reading() as s:
-            learnt.append((curator, *rec.verdict_signature(s)))
-        return learn(catalog, curator)
+        model, signature = learn(catalog, curator)
+        learnt.append(signature)  # the verdicts it learnt from
+        return model, signature
 
     monkeypatch.setattr(rec, "_learn", counted)
     renders, photos = site["renders"], list(site["photos"].values())
@@ -32,6 +32,6 @@ def test_verdicts_and_recommendations_at_once_learn_each_model_once_and_keep_the
     assert len(learnt) == len(set(learnt))  # no model learnt twice from the same verdicts
     index = studio.catalog.index
     with studio.db.reading() as s:
-        assert len(index) == embedding_count(s, studio.catalog.net.name)
+        assert len(index) == embedding_count(s, studio.catalog.embedder.name)
     hits = index.search(studio.catalog.photo(photos[0]).embedding, 1)[1]
     assert hits[0][0] == photos[0]
