@@ -116,6 +116,9 @@ def taste_model(catalog: Catalog, curator: str | None) -> TasteModel | None:
     with catalog.db.reading() as s:
         signature = _signature(catalog, s, curator)
     with _LEARNING:
+        if signature not in _MODELS:  # read again: another thread may have learnt newer verdicts meanwhile
+            with catalog.db.reading() as s:
+                signature = _signature(catalog, s, curator)
         if signature not in _MODELS:
             model, learnt_from = _stored_model(catalog, curator, signature)
             _MODELS.clear()
