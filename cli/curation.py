@@ -85,15 +85,23 @@ def tag(
     out.print(f"render {render_id}: {verdict}{'' if score is None else f' {score}/5'} by {curator}")
 
 
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before deleting, unless --yes; a no exits with 1."""
+    if not yes and not typer.confirm(question):
+        raise typer.Exit(1)
+
+
 @delete_app.command("render")
 def delete_render(
     ctx: typer.Context,
     render_id: Annotated[int, typer.Argument(help="Render id")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Delete a render: its record, its verdicts and its PNG."""
-    if not yes and not typer.confirm(f"delete render {render_id}, its verdicts and its file?"):
-        raise typer.Exit(1)
+    confirm(f"delete render {render_id}, its verdicts and its file?", yes)
     with user_errors():
         open_records(ctx).delete_render(render_id)
     out.print(f"render {render_id} deleted")
@@ -103,12 +111,11 @@ def delete_render(
 def delete_photo(
     ctx: typer.Context,
     photo_id: Annotated[int, typer.Argument(help="Photo id (shown by recommend --json and suggest)")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Remove a photo from the catalogue with its renders (PNGs included) and their verdicts.
     The photo's own file is left where it is."""
-    if not yes and not typer.confirm(f"delete photo {photo_id} with all its renders and verdicts?"):
-        raise typer.Exit(1)
+    confirm(f"delete photo {photo_id} with all its renders and verdicts?", yes)
     with user_errors():
         count = open_records(ctx).delete_photo(photo_id)
     out.print(f"photo {photo_id} deleted with {count} render(s)")

@@ -122,12 +122,13 @@ class Embedder:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=path.parent) as folder:
                 draft = Path(folder) / path.name
-                probe = np.random.default_rng(0).integers(0, 256, (2, 240, 320, 3), dtype=np.uint8)
-                expected = _export_onnx(self.name, self._weights, draft, _pixels(list(probe)))
-                got = onnx_session(str(draft), threads=1).run(None, {"pixels": _pixels(list(probe))})[0]
-                if np.abs(got - expected).max() > AGREEMENT:
+                probe = _pixels(list(np.random.default_rng(0).integers(0, 256, (2, 240, 320, 3), dtype=np.uint8)))
+                expected = _export_onnx(self.name, self._weights, draft, probe)
+                got = onnx_session(str(draft), threads=1).run(None, {"pixels": probe})[0]
+                difference = np.abs(got - expected).max()
+                if difference > AGREEMENT:
                     log.warning("the exported %s differs from torch by %.2g: embedding through torch", self.name,
-                                np.abs(got - expected).max())
+                                difference)
                     return False
                 os.replace(draft, path)  # atomic: another process sees the whole file or none
             log.info("exported %s's embedding to %s", self.name, path)
