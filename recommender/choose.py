@@ -116,7 +116,7 @@ def measure_variants(model: TasteModel) -> Variants:
                 margins.append(scored.margin)
                 by_model.append(scored.keys[0] == lib.favourite(pid))
     return Variants(float(np.mean(by_model)) if by_model else 0.0, float(np.mean(by_votes)) if by_votes else 0.0,
-                    Steps.fit(raw, by_votes) if len(set(by_votes)) > 1 else None,
+                    Steps.fit(raw, by_votes) if by_votes else None,
                     Platt.fit(margins, by_model) if by_model else None)
 
 

@@ -372,12 +372,18 @@ class Platt:
         from sklearn.linear_model import LogisticRegression
 
         if len(set(correct)) < 2:  # all right or all wrong: the rate, short of certainty
-            return cls(0.0, float(logit(np.clip(np.mean(correct) if correct else 0.0, 0.02, 0.98))))
+            return cls(0.0, float(logit(observed_rate(correct))))
         fitted = LogisticRegression().fit(np.reshape(margins, (-1, 1)), correct)
         return cls(float(fitted.coef_[0, 0]), float(fitted.intercept_[0]))
 
     def predict(self, margins: list[float]) -> np.ndarray:
         return expit(self.slope * np.asarray(margins, float) + self.intercept)
+
+
+def observed_rate(correct: list[bool]) -> float:
+    """How often held-out answers were right, by the rule of succession: never 0 or 1, and close to
+    0.5 where there are few outcomes (one right answer is not certainty)."""
+    return (sum(correct) + 1) / (len(correct) + 2)
 
 
 def expit(z: np.ndarray) -> np.ndarray:
@@ -415,6 +421,8 @@ class Steps:
     def fit(cls, raw: list[float], correct: list[bool]) -> Steps:
         from sklearn.isotonic import IsotonicRegression
 
+        if len(set(correct)) < 2:  # all right or all wrong: one step at the rate, short of certainty
+            return cls(np.zeros(1), np.full(1, observed_rate(correct)))
         fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, correct)
         return cls(fitted.X_thresholds_, fitted.y_thresholds_)
 

@@ -321,7 +321,19 @@ def test_confidence_of_the_taste_model_follows_held_out_outcomes_and_is_never_ce
     curve = Platt.fit(list(margins), correct)
     low, mid, high = curve.predict([0.1, 1.0, 1.9])
     assert low < 0.25 and abs(mid - 0.5) < 0.08 and high > 0.75
-    assert 0.9 < Platt.fit([0.5, 1.0], [True, True]).predict([3.0])[0] < 1.0  # all right so far: not certain
+    assert Platt.fit([0.5, 1.0], [True, True]).predict([3.0])[0] == pytest.approx(0.75)  # two right: not certain
+    assert Platt.fit([0.5] * 48, [True] * 48).predict([3.0])[0] == pytest.approx(0.98)
+
+
+def test_confidence_of_the_votes_is_the_observed_rate_where_every_held_out_vote_agreed():
+    """Isotonic steps need both outcomes; where every held-out vote was right the confidence is
+    that rate short of certainty, not the uncalibrated vote share."""
+    from prismarec.recommender.taste import Steps
+
+    assert Steps.fit([0.4, 0.6, 0.9], [True] * 3).predict([0.1, 0.5, 0.99]) == pytest.approx([0.8] * 3)
+    assert Steps.fit([0.4, 0.6], [False] * 2).predict([0.9])[0] == pytest.approx(0.25)
+    mixed = Steps.fit([0.2, 0.4, 0.6, 0.8], [False, False, True, True]).predict([0.1, 0.9])
+    assert mixed[0] < 0.5 < mixed[1]
 
 
 def test_a_set_turned_down_on_a_new_scene_is_not_offered_for_it_again(curation, tmp_path):
