@@ -10,6 +10,7 @@ separates it from the favourite). Render-space ΔE is measured on 64-px renders 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -56,7 +57,8 @@ class Photos:
                 images[pid] = resize(image, min(WIDTH, image.shape[1]))
                 descriptors[pid] = describe(image, scene_.label)
                 scene[pid], group[pid] = f"{scene_.name}#{kind}", scene_.group
-        key = f"{net.name}-{'-'.join(map(str, kinds))}-{len(images)}"
+        content = hashlib.sha256(b"".join(im.tobytes() for im in images.values())).hexdigest()[:16]
+        key = f"{net.name}-{len(images)}-{content}"  # the pixels themselves: a changed bank is never read stale
         path = cache / f"vectors-{key}.npy" if cache is not None else None
         if path is not None and path.exists():
             matrix = np.load(path)

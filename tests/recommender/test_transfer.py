@@ -42,6 +42,8 @@ def test_the_scene_bank_holds_every_bundled_photo_and_groups_regions_with_their_
     for s in scenes:
         assert s.group in names and s.image.dtype == np.uint8 and s.image.shape[2] == 3
     assert {s.group for s in scenes if s.name.startswith("retina")} == {"retina"}
+    again = scene_bank.__wrapped__()  # drawn photos (binary blobs) are seeded: every run curates one bank
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(scenes, again, strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +61,8 @@ def test_a_generated_curators_taste_reaches_new_scenes(bank_photos, seed):
     matches the favourite more often than the curator's most frequent favourite does. (With half
     the sources, about eleven scenes to learn from, it often does not: transfer needs variety.)
     One curator on 28 scenes moves by 0.01-0.02 with the float details of the embeddings (thread
-    count, what ran before), so the margin asked is 0.05; the 50 generated curators of
-    `scripts/eval_curators` are the measure."""
+    count), so the margin asked is 0.05; the 50 generated curators of `scripts/eval_curators` are
+    the measure."""
     from prismarec.recommender.evaluate import Renders, evaluate_library
     from prismarec.recommender.transfer import curate, guide_image
 
