@@ -36,7 +36,7 @@ from prismarec.renderer.pipeline import render
 
 from .choose import FOLDS, NEIGHBOURS, Choice, choose, learn
 from .ranking import diverse, most_liked, rank
-from .taste import Library, TasteModel
+from .taste import Library, TasteModel, rate_uncertainty
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class ProtocolReport:
     @property
     def standard_error(self) -> float:
         """Of a top-1 rate near one half on this many photos (scenes count, not crops of one)."""
-        return 0.5 / np.sqrt(max(1, min(self.photos, 4 * self.scenes)))
+        return rate_uncertainty(self.photos, self.scenes)
 
     @property
     def too_few(self) -> bool:

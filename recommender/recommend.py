@@ -29,7 +29,7 @@ from .ranking import MIN_SIMILARITY, Candidate
 from .taste import Library, TasteModel, TastePhoto
 
 log = logging.getLogger(__name__)
-TASTE_VERSION = 11  # bump when the model's features or fields change: stored models are then learnt again
+TASTE_VERSION = 12  # bump when the model's features or fields change: stored models are then learnt again
 MAX_LIBRARY = 2000  # the newest curated photos the taste model learns from
 
 

@@ -14,7 +14,7 @@ from prismarec.recommender.choose import (
     taste_on_a_new_scene,
     taste_on_this_scene,
 )
-from prismarec.recommender.taste import Platt, Variants
+from prismarec.recommender.taste import Platt, TasteModel, Variants, rate_uncertainty
 from prismarec.renderer.params import RenderParams
 
 LIKED, OTHER, THIRD = RenderParams(n2=40), RenderParams(n2=12), RenderParams(n1=9)
@@ -75,6 +75,19 @@ def test_on_a_new_scene_the_taste_model_chooses_and_says_why_the_neighbours_did_
     assert choice.fallback and choice.source == "taste model" and "not similar enough" not in choice.reason
     assert choice.reason.startswith("no curated photo") and "60% of unseen scenes" in choice.reason
     assert taste_on_a_new_scene(decision([(1, 0.3)], [good(1, LIKED, 1)], model(worth_it=False))) is None
+
+
+def test_the_taste_model_is_used_unless_the_most_liked_set_was_clearly_better_on_held_out_scenes():
+    learnt = TasteModel(library=None)
+    learnt.accuracy = learnt.most_liked_rate = 0.6
+    assert not learnt.worth_it  # nothing fitted
+    learnt.model, learnt.rate_error = object(), rate_uncertainty(photos=160, scenes=20)  # ±0.056
+    assert learnt.worth_it  # a tie: the model has more to learn from at use than in its check
+    learnt.accuracy = 0.55
+    assert learnt.worth_it  # within chance of the most-liked set
+    learnt.accuracy = 0.5
+    assert not learnt.worth_it
+    assert rate_uncertainty(photos=160, scenes=4) > 0.12  # few scenes: a wide margin
 
 
 def test_the_most_liked_set_steps_aside_where_this_photo_turned_it_down():
