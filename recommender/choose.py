@@ -9,8 +9,8 @@
    Photos that are merely similar (down to MIN_SIMILARITY) vote too, unless a taste model
    worth using is there: content similarity below the scene level says little about taste,
    and on held-out scenes such votes were wrong more often than the model.
-2. Otherwise, when the taste model beats the most-liked set on scenes it was not fitted
-   on, it scores the liked sets for this photo (`taste`).
+2. Otherwise, unless the most-liked set clearly beat the taste model on scenes it was not
+   fitted on (`TasteModel.worth_it`), the model scores the liked sets for this photo (`taste`).
 3. Otherwise the set most curated photos have as their favourite.
 4. With nothing liked at all, the house look (a painting filter that keeps the subject).
 
@@ -212,7 +212,7 @@ def neighbours(d: Decision) -> Choice | None:
 
 
 def taste_on_a_new_scene(d: Decision) -> Choice | None:
-    """Rule 2: the taste model, where it beat the most-liked set on scenes it was not fitted on."""
+    """Rule 2: the taste model, unless the most-liked set clearly beat it on scenes it was not fitted on."""
     scored = d.learned.rank(d.photo, exclude=d.vetoed) if d.trusted else None
     if scored is None or not scored.keys:
         return None
