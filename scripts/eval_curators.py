@@ -2,8 +2,8 @@
 
 SIMULATED curators (`recommender.simulation`), not people: each seed draws a palette and a
 taste over photo descriptors, several of which the product does not compute. Develop on one
-range of seeds and report on another: the README's figures are seeds 2000-2049, run once, after
-the learner was settled (development looked at 0-19, and at 1000-1005 with an earlier learner).
+range of seeds and report on another: the README's figures are seeds 2000-2049, run only to
+report, never to choose (development looked at 0-19, and at 1000-1005 with an earlier learner).
 
 Run: .venv/bin/python -m prismarec.scripts.eval_curators --curators random:50 --seed 2000 [--curves 10]
      [--workers 2] [--json transfer.json] [--plot docs/transfer.png]
