@@ -1,9 +1,13 @@
 """Taste transfer on generated curators: mean and spread over many, with baselines and a ceiling.
 
 SIMULATED curators (`recommender.simulation`), not people: each seed draws a palette and a
-taste over photo descriptors, several of which the product does not compute. Develop on one
-range of seeds and report on another: the README's figures are seeds 2000-2049, run only to
-report, never to choose (development looked at 0-19, and at 1000-1005 with an earlier learner).
+taste over photo descriptors, several of which the product does not compute. Beside the oracle
+(the ceiling: it knows the curator's weights) two informed learners are told the curator's
+noiseless likings of every training photo, one reading the product's features, one the
+curator's own descriptors: how far those features and this much data carry a taste when no
+verdict is noisy. Develop on one range of seeds and report on another: the README's figures
+are seeds 2000-2049, run only to report, never to choose (development looked at 0-19, and at
+1000-1005 with an earlier learner).
 
 Run: .venv/bin/python -m prismarec.scripts.eval_curators --curators random:50 --seed 2000 [--curves 10]
      [--workers 2] [--json transfer.json] [--plot docs/transfer.png]
